@@ -1,0 +1,1 @@
+"""Complaint cases and access grants: the only way to a decrypted recording."""

@@ -1,0 +1,98 @@
+"""Domain errors and the one place that maps them to JSON `{"error", "detail"}` responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+class DomainError(Exception):
+    """An error a client can act on: a stable `code`, an HTTP `status` and a human sentence."""
+
+    code = "error"
+    status = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, detail: str, *, code: str | None = None, status_code: int | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+        if status_code is not None:
+            self.status = status_code
+
+
+class InvalidInput(DomainError):
+    code = "invalid"
+    status = status.HTTP_400_BAD_REQUEST
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status = status.HTTP_404_NOT_FOUND
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    status = status.HTTP_409_CONFLICT
+
+
+def error_body(code: str, detail: str) -> dict[str, str]:
+    return {"error": code, "detail": detail}
+
+
+def _first_message(detail: Any) -> str:
+    """Flatten DRF's nested validation detail into one readable sentence."""
+    if isinstance(detail, dict):
+        parts = []
+        for field, value in detail.items():
+            message = _first_message(value)
+            parts.append(message if field == "non_field_errors" else f"{field}: {message}")
+        return "; ".join(parts)
+    if isinstance(detail, list):
+        return " ".join(_first_message(item) for item in detail)
+    return str(detail)
+
+
+_DRF_CODES = {
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "forbidden",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.ParseError: "malformed_json",
+    exceptions.ValidationError: "invalid",
+    exceptions.Throttled: "throttled",
+}
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """REST framework hook: every error leaves as `{"error": code, "detail": sentence}`."""
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.code, exc.detail), status=exc.status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+    detail = _first_message(exc.detail) if isinstance(exc, exceptions.APIException) else str(exc)
+    response.data = error_body(code, detail)
+    return response
+
+
+def json_error(code: str, detail: str, status_code: int) -> JsonResponse:
+    return JsonResponse(error_body(code, detail), status=status_code)
+
+
+def handler404(request: Any, exception: Exception | None = None) -> JsonResponse:
+    return json_error("not_found", "No such resource.", 404)
+
+
+def handler500(request: Any) -> JsonResponse:
+    return json_error("server_error", "The server failed to handle the request; nothing was kept.", 500)

@@ -1,0 +1,204 @@
+"""One settings module, driven by environment variables with embedded defaults.
+
+With no variables set the service runs on a bare machine: SQLite, a local folder as object
+store, an X25519 key pair under VAULT_DATA_DIR and a Celery broker that needs no server.
+Production sets DATABASE_URL, CELERY_BROKER_URL, S3_* and KMS_KEY_ID or AGE_RECIPIENTS.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+
+VAULT_DATA_DIR = Path(env.str("VAULT_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
+
+
+def _embedded_secret(name: str) -> str:
+    """Read (or create once, mode 0600) a secret file under VAULT_DATA_DIR."""
+    path = VAULT_DATA_DIR / "secrets" / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="") or _embedded_secret("django-secret-key")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "audit",
+    "recorder",
+    "retention",
+    "complaints",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAULT_DATA_DIR / 'vault.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several processes (web, worker, beat) share the file: wait for locks instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAULT_DATA_DIR / "static"
+
+# Recording bodies are read straight from the request stream by the ingest service. Should any
+# form ever carry a file, it stays in memory: no upload handler may spool plaintext to disk.
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
+
+# --- Security (production values come from the environment; see README) -----------------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+
+# --- REST API ---------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Session-recording vault API",
+    "DESCRIPTION": "Consent-gated ingest of remote-support recordings, sealed (age v1) on arrival.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Recordings: storage, sealing, retention ------------------------------------------------
+# Object store: "local" (a folder) or "s3".
+OBJECT_STORE = env.str("OBJECT_STORE", default="s3" if env.str("S3_BUCKET", default="") else "local")
+LOCAL_STORE_DIR = Path(env.str("LOCAL_STORE_DIR", default=str(VAULT_DATA_DIR / "objects")))
+S3_BUCKET = env.str("S3_BUCKET", default="")
+S3_ENDPOINT_URL = env.str("S3_ENDPOINT_URL", default="") or None
+S3_REGION = env.str("S3_REGION", default=env.str("AWS_DEFAULT_REGION", default="us-east-1"))
+S3_PART_SIZE = env.int("S3_PART_SIZE", default=8 * 1024 * 1024)
+
+# Age recipients used by ingest: public keys only. AGE_RECIPIENTS is a comma-separated list of
+# age1... strings; AGE_RECIPIENTS_FILE a file of them, one a line. KMS_KEY_ID adds an aws-kms
+# stanza. With none of them set, the embedded key pair under VAULT_DATA_DIR/keys is used.
+AGE_RECIPIENTS = env.list("AGE_RECIPIENTS", default=[])
+EMBEDDED_KEY_DIR = VAULT_DATA_DIR / "keys"
+AGE_RECIPIENTS_FILE = env.str("AGE_RECIPIENTS_FILE", default="") or (
+    str(EMBEDDED_KEY_DIR / "age-recipients.txt") if not AGE_RECIPIENTS and not env.str("KMS_KEY_ID", default="") else ""
+)
+# The identity (private key) is configuration of the playback path only; ingest never reads it.
+AGE_IDENTITY_FILE = env.str("AGE_IDENTITY_FILE", default=str(EMBEDDED_KEY_DIR / "age-identity.txt"))
+KMS_KEY_ID = env.str("KMS_KEY_ID", default="")
+KMS_ENDPOINT_URL = env.str("KMS_ENDPOINT_URL", default="") or None
+KMS_REGION = env.str("KMS_REGION", default=S3_REGION)
+
+RECORDING_MAX_BYTES = env.int("RECORDING_MAX_BYTES", default=8 * 1024**3)
+RECORDING_RETENTION = env.str("RECORDING_RETENTION", default="P3M")
+# A `receiving` upload with no progress for this long is abandoned: the reconciler removes it.
+UPLOAD_STALE_AFTER_SECONDS = env.int("UPLOAD_STALE_AFTER_SECONDS", default=15 * 60)
+# Keyed fingerprints (idempotent re-upload) and pseudonyms use keys derived from this secret.
+VAULT_HASH_KEY = env.str("VAULT_HASH_KEY", default="") or _embedded_secret("vault-hash-key")
+
+# --- Celery -------------------------------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _queue_dir = VAULT_DATA_DIR / "celery" / "queue"
+    _processed_dir = VAULT_DATA_DIR / "celery" / "processed"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue_dir),
+        "data_folder_out": str(_queue_dir),
+        "processed_folder": str(_processed_dir),
+        "store_processed": False,
+        "control_folder": str(VAULT_DATA_DIR / "celery" / "control"),
+    }
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30 * 60)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAULT_DATA_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-abandoned-uploads": {
+        "task": "recorder.tasks.reconcile_abandoned_uploads",
+        "schedule": float(env.int("RECONCILE_EVERY_SECONDS", default=5 * 60)),
+    },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,1 @@
+"""Recorder clients, sessions and their consent timeline, and sealed ingest of recordings."""

@@ -1,0 +1,1 @@
+"""Retention: expiry dates, legal holds and the purge of expired recordings."""
