@@ -1,0 +1,286 @@
+"""Object stores for sealed payloads: one small interface, a local-folder and an S3 backend.
+
+Only ciphertext ever reaches a store. A write is staged (a `.partial` file, an S3 multipart
+upload) and becomes visible under its key only on `commit()`, so a failed upload leaves nothing
+readable; `discard()` removes both the committed object and anything staged for a key.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from django.conf import settings
+
+# S3 DeleteObjects takes at most 1000 keys a call.
+DELETE_BATCH = 1000
+
+
+class StoreError(Exception):
+    """The object store failed or refused; the operation did not complete."""
+
+
+class ObjectWriter(Protocol):
+    def write(self, data: bytes) -> None: ...
+    def commit(self) -> None: ...
+    def abort(self) -> None: ...
+
+
+class ObjectStore(Protocol):
+    def open_writer(self, key: str) -> ObjectWriter: ...
+    def read(self, key: str, offset: int, length: int) -> bytes: ...
+    def size(self, key: str) -> int | None: ...
+    def delete_many(self, keys: Sequence[str]) -> list[str]: ...
+    def discard(self, key: str) -> None: ...
+
+
+# --- local folder --------------------------------------------------------------------------------
+
+
+class LocalWriter:
+    """Appends to `<key>.<random>.partial`; commit fsyncs and renames it into place atomically."""
+
+    def __init__(self, final_path: Path) -> None:
+        self.final_path = final_path
+        final_path.parent.mkdir(parents=True, exist_ok=True)
+        self.partial_path = final_path.with_name(f"{final_path.name}.{uuid.uuid4().hex}.partial")
+        self._file = open(self.partial_path, "xb")
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._file.write(data)
+        except OSError as error:
+            raise StoreError(f"local store write failed: {error.strerror}") from error
+
+    def commit(self) -> None:
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            os.replace(self.partial_path, self.final_path)
+        except OSError as error:
+            self.abort()
+            raise StoreError(f"local store commit failed: {error.strerror}") from error
+
+    def abort(self) -> None:
+        self._file.close()
+        self.partial_path.unlink(missing_ok=True)
+
+
+class LocalFolderStore:
+    """Objects as files below a root folder (the embedded default)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise StoreError("object key escapes the store root")
+        return path
+
+    def open_writer(self, key: str) -> LocalWriter:
+        return LocalWriter(self._path(key))
+
+    def read(self, key: str, offset: int, length: int) -> bytes:
+        try:
+            with open(self._path(key), "rb") as handle:
+                handle.seek(offset)
+                return handle.read(length)
+        except FileNotFoundError as error:
+            raise StoreError(f"object {key} is missing") from error
+
+    def size(self, key: str) -> int | None:
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def delete_many(self, keys: Sequence[str]) -> list[str]:
+        deleted = []
+        for key in keys:
+            self._path(key).unlink(missing_ok=True)
+            deleted.append(key)
+        return deleted
+
+    def discard(self, key: str) -> None:
+        path = self._path(key)
+        path.unlink(missing_ok=True)
+        for partial in path.parent.glob(f"{path.name}.*.partial"):
+            partial.unlink(missing_ok=True)
+
+    def keys(self) -> Iterable[str]:
+        """Every committed or staged object (for tests and reconciliation)."""
+        if not self.root.exists():
+            return []
+        return sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*") if p.is_file())
+
+
+# --- S3 ------------------------------------------------------------------------------------------
+
+
+class S3Writer:
+    """Multipart upload in parts of `part_size` bytes: memory stays at one part, whatever the size.
+
+    A payload smaller than one part is sent with a single PutObject at commit.
+    """
+
+    def __init__(self, client: Any, bucket: str, key: str, part_size: int) -> None:
+        self.client, self.bucket, self.key, self.part_size = client, bucket, key, part_size
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[dict[str, Any]] = []
+
+    def write(self, data: bytes) -> None:
+        self._buffer += data
+        while len(self._buffer) >= self.part_size:
+            part = bytes(self._buffer[: self.part_size])
+            del self._buffer[: self.part_size]
+            self._send_part(part)
+
+    def _send_part(self, part: bytes) -> None:
+        try:
+            if self._upload_id is None:
+                created = self.client.create_multipart_upload(Bucket=self.bucket, Key=self.key)
+                self._upload_id = created["UploadId"]
+            number = len(self._parts) + 1
+            answer = self.client.upload_part(
+                Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=part
+            )
+        except ClientError as error:
+            raise StoreError(f"S3 upload failed: {error}") from error
+        self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+
+    def commit(self) -> None:
+        try:
+            if self._upload_id is None:
+                self.client.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer))
+            else:
+                if self._buffer:
+                    self._send_part(bytes(self._buffer))
+                self.client.complete_multipart_upload(
+                    Bucket=self.bucket,
+                    Key=self.key,
+                    UploadId=self._upload_id,
+                    MultipartUpload={"Parts": self._parts},
+                )
+        except ClientError as error:
+            self.abort()
+            raise StoreError(f"S3 commit failed: {error}") from error
+        finally:
+            self._buffer.clear()
+
+    def abort(self) -> None:
+        self._buffer.clear()
+        if self._upload_id is not None:
+            try:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)
+            except ClientError:
+                # Left for discard(): the reconciler aborts every pending upload of the key.
+                pass
+            self._upload_id = None
+
+
+class S3Store:
+    """Objects in an S3 bucket (AWS or any S3-compatible endpoint)."""
+
+    def __init__(self, client: Any, bucket: str, part_size: int) -> None:
+        if part_size < 5 * 1024 * 1024:
+            raise ValueError("S3 multipart parts must be at least 5 MiB")
+        self.client, self.bucket, self.part_size = client, bucket, part_size
+
+    def open_writer(self, key: str) -> S3Writer:
+        return S3Writer(self.client, self.bucket, key, self.part_size)
+
+    def read(self, key: str, offset: int, length: int) -> bytes:
+        if length <= 0:
+            return b""
+        try:
+            answer = self.client.get_object(
+                Bucket=self.bucket, Key=key, Range=f"bytes={offset}-{offset + length - 1}"
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "InvalidRange":
+                return b""
+            raise StoreError(f"S3 read failed: {error}") from error
+        return bytes(answer["Body"].read())
+
+    def size(self, key: str) -> int | None:
+        try:
+            return int(self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise StoreError(f"S3 head failed: {error}") from error
+
+    def delete_many(self, keys: Sequence[str]) -> list[str]:
+        """Delete in DeleteObjects batches; returns the keys S3 confirmed deleted."""
+        deleted: list[str] = []
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch = keys[start : start + DELETE_BATCH]
+            try:
+                answer = self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": False}
+                )
+            except ClientError as error:
+                raise StoreError(f"S3 delete failed: {error}") from error
+            deleted.extend(item["Key"] for item in answer.get("Deleted", []))
+        return deleted
+
+    def discard(self, key: str) -> None:
+        try:
+            pending = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
+            for upload in pending.get("Uploads", []):
+                if upload["Key"] == key:
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=key, UploadId=upload["UploadId"]
+                    )
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            raise StoreError(f"S3 discard failed: {error}") from error
+
+    def keys(self) -> Iterable[str]:
+        """Every committed object and pending multipart upload key (for tests and reconciliation)."""
+        found: set[str] = set()
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
+            found.update(item["Key"] for item in page.get("Contents", []))
+        found.update(
+            u["Key"] for u in self.client.list_multipart_uploads(Bucket=self.bucket).get("Uploads", [])
+        )
+        return sorted(found)
+
+
+def s3_client(endpoint_url: str | None, region: str) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=region,
+        config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=60),
+    )
+
+
+@cache
+def _store_for(
+    kind: str, location: str, part_size: int, endpoint_url: str | None, region: str
+) -> ObjectStore:
+    if kind == "local":
+        return LocalFolderStore(Path(location))
+    if kind == "s3":
+        if not location:
+            raise StoreError("OBJECT_STORE is s3 but S3_BUCKET is not set")
+        return S3Store(s3_client(endpoint_url, region), location, part_size)
+    raise StoreError(f"unknown OBJECT_STORE {kind!r}: use 'local' or 's3'")
+
+
+def get_store() -> ObjectStore:
+    """The store chosen by configuration (OBJECT_STORE), built once per process and settings."""
+    kind = settings.OBJECT_STORE
+    location = str(settings.LOCAL_STORE_DIR) if kind == "local" else settings.S3_BUCKET
+    return _store_for(kind, location, settings.S3_PART_SIZE, settings.S3_ENDPOINT_URL, settings.S3_REGION)
