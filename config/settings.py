@@ -86,6 +86,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
+    # A file, not memory, so tests can share the test database with a server process they start.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAULT_DATA_DIR / "test-vault.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -108,7 +110,9 @@ STATIC_ROOT = VAULT_DATA_DIR / "static"
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
 
 # --- Security (production values come from the environment; see README) -----------------------
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
+)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
@@ -153,7 +157,9 @@ S3_PART_SIZE = env.int("S3_PART_SIZE", default=8 * 1024 * 1024)
 AGE_RECIPIENTS = env.list("AGE_RECIPIENTS", default=[])
 EMBEDDED_KEY_DIR = VAULT_DATA_DIR / "keys"
 AGE_RECIPIENTS_FILE = env.str("AGE_RECIPIENTS_FILE", default="") or (
-    str(EMBEDDED_KEY_DIR / "age-recipients.txt") if not AGE_RECIPIENTS and not env.str("KMS_KEY_ID", default="") else ""
+    str(EMBEDDED_KEY_DIR / "age-recipients.txt")
+    if not AGE_RECIPIENTS and not env.str("KMS_KEY_ID", default="")
+    else ""
 )
 # The identity (private key) is configuration of the playback path only; ingest never reads it.
 AGE_IDENTITY_FILE = env.str("AGE_IDENTITY_FILE", default=str(EMBEDDED_KEY_DIR / "age-identity.txt"))
@@ -181,6 +187,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         "control_folder": str(VAULT_DATA_DIR / "celery" / "control"),
     }
+    for _folder in (_queue_dir, _processed_dir, VAULT_DATA_DIR / "celery" / "control"):
+        _folder.mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

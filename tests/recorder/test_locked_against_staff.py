@@ -1,0 +1,60 @@
+"""Locked: the admin and every API show metadata only; no path lets staff read content or keys."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from rest_framework.test import APIClient
+
+from recorder.models import Recording
+from tests.factories import SessionPayload
+from tests.recorder.test_ingest import MARKER, content
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def recording(api: APIClient, store, age_keys) -> Recording:
+    session_id = api.post("/api/v1/sessions", SessionPayload(), format="json").json()["id"]
+    answer = api.put(f"/api/v1/sessions/{session_id}/recording", content(100_000), content_type="video/webm")
+    return Recording.objects.get(id=answer.json()["id"])
+
+
+@pytest.fixture
+def superuser_browser() -> Client:
+    get_user_model().objects.create_superuser("root", "root@example.org", "a-long-admin-password")
+    browser = Client()
+    browser.login(username="root", password="a-long-admin-password")
+    return browser
+
+
+def test_admin_shows_recording_metadata_but_never_the_sealed_header(
+    superuser_browser: Client, recording: Recording
+) -> None:
+    header = bytes(recording.header)
+    for url in ["/admin/recorder/recording/", f"/admin/recorder/recording/{recording.id}/change/"]:
+        page = superuser_browser.get(url)
+        assert page.status_code == 200
+        text = page.content.decode()
+        assert str(recording.id) in text
+        assert "age-encryption.org" not in text
+        assert base64.b64encode(header[:48]).decode()[:20] not in text
+        assert recording.fingerprint not in text
+        assert MARKER.decode() not in text
+
+
+def test_admin_cannot_change_or_delete_recordings(superuser_browser: Client, recording: Recording) -> None:
+    change = superuser_browser.post(f"/admin/recorder/recording/{recording.id}/change/", {"state": "purged"})
+    delete = superuser_browser.post(f"/admin/recorder/recording/{recording.id}/delete/", {"post": "yes"})
+    assert change.status_code == 403 and delete.status_code == 403
+    recording.refresh_from_db()
+    assert recording.state == Recording.State.LOCKED
+
+
+def test_recording_endpoint_has_no_read_method(api: APIClient, recording: Recording) -> None:
+    answer = api.get(f"/api/v1/sessions/{recording.session_id}/recording")
+    assert answer.status_code == 405
+    assert answer.json()["error"] == "method_not_allowed"

@@ -1,0 +1,66 @@
+"""Both object stores behave alike: staged writes, ranged reads, batched deletes, discard."""
+
+from __future__ import annotations
+
+import pytest
+
+from recorder.stores import StoreError
+
+
+def write(store, key: str, data: bytes) -> None:
+    writer = store.open_writer(key)
+    for start in range(0, len(data), 1_000_000):
+        writer.write(data[start : start + 1_000_000])
+    writer.commit()
+
+
+@pytest.mark.parametrize("size", [0, 1, 6 * 1024 * 1024 + 3, 11 * 1024 * 1024])
+def test_committed_object_reads_back_by_range(store, size: int) -> None:
+    data = bytes(range(256)) * (size // 256) + b"z" * (size % 256)
+    write(store, "recordings/2026/01/a.age", data)
+    assert store.size("recordings/2026/01/a.age") == size
+    assert store.read("recordings/2026/01/a.age", 0, size) == data
+    if size > 10:
+        assert store.read("recordings/2026/01/a.age", size - 7, 5) == data[-7:-2]
+
+
+def test_an_aborted_write_leaves_nothing(store) -> None:
+    writer = store.open_writer("recordings/2026/01/b.age")
+    writer.write(b"x" * (6 * 1024 * 1024))  # past one S3 part: a multipart upload is pending
+    writer.abort()
+    assert store.size("recordings/2026/01/b.age") is None
+    assert list(store.keys()) == []
+
+
+def test_discard_removes_a_staged_upload_left_by_a_crash(store) -> None:
+    writer = store.open_writer("recordings/2026/01/c.age")
+    writer.write(b"x" * (6 * 1024 * 1024))  # never committed nor aborted: the process "died"
+    assert list(store.keys()) != []
+    store.discard("recordings/2026/01/c.age")
+    assert list(store.keys()) == []
+
+
+def test_discard_removes_a_committed_object(store) -> None:
+    write(store, "recordings/2026/01/d.age", b"sealed")
+    store.discard("recordings/2026/01/d.age")
+    assert store.size("recordings/2026/01/d.age") is None
+
+
+def test_delete_many_removes_more_keys_than_one_s3_batch(store) -> None:
+    keys = [f"recordings/2026/02/{n:05d}.age" for n in range(1003)]
+    for key in keys:
+        write(store, key, b"s")
+    assert sorted(store.delete_many(keys)) == sorted(keys)
+    assert list(store.keys()) == []
+
+
+def test_reading_a_missing_object_is_a_store_error(store) -> None:
+    with pytest.raises(StoreError):
+        store.read("recordings/2026/01/missing.age", 0, 10)
+
+
+def test_a_key_cannot_escape_the_local_store_root(tmp_path) -> None:
+    from recorder.stores import LocalFolderStore
+
+    with pytest.raises(StoreError):
+        LocalFolderStore(tmp_path).open_writer("../outside.age")
