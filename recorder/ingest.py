@@ -234,11 +234,13 @@ def _receive(
             sha256.update(piece)
             if checker is not None:
                 checker.update(piece)
-            writer.write(sealer.update(piece))
+            for sealed in sealer.update_chunks(piece):
+                writer.write(sealed)
             if time.monotonic() >= next_heartbeat:
                 _heartbeat(recording)
                 next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
-        writer.write(sealer.finalize())
+        for sealed in sealer.finalize_chunks():
+            writer.write(sealed)
         _check_digest(expected, sha256, checker)
         writer.commit()
     except BaseException:

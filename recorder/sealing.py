@@ -235,42 +235,57 @@ class Sealer:
         self.payload_size = 0
 
     def update(self, data: bytes | memoryview) -> bytes:
+        """Feed plaintext; returns the ciphertext ready so far (possibly b"")."""
+        return b"".join(self.update_chunks(data))
+
+    def update_chunks(self, data: bytes | memoryview) -> list[bytes]:
+        """Like update(), as separate sealed chunks: the caller writes each one without joining
+        them, which spares a copy of every byte (memory bandwidth is what ingest is bound by)."""
         if self._finished:
             raise SealingError("the sealer is finalized")
-        self._pending += data
-        self.plaintext_size += len(data)
-        # Keep at least one byte back: only finalize() knows which chunk is the last.
-        if len(self._pending) <= CHUNK_SIZE:
-            return self._emit(b"")
-        ready = (len(self._pending) - 1) // CHUNK_SIZE * CHUNK_SIZE
-        view = memoryview(self._pending)
-        try:
-            sealed = b"".join(
-                self._seal(view[i : i + CHUNK_SIZE], last=False) for i in range(0, ready, CHUNK_SIZE)
-            )
-        finally:
-            view.release()
-        del self._pending[:ready]
+        view = memoryview(data).cast("B")
+        self.plaintext_size += len(view)
+        sealed: list[bytes] = []
+        if not view:
+            return sealed
+        if self._pending:
+            room = CHUNK_SIZE - len(self._pending)
+            if len(view) <= room:
+                self._pending += view
+                return sealed
+            self._pending += view[:room]
+            view = view[room:]
+            sealed.append(self._seal(bytes(self._pending), last=False))
+            self._pending.clear()
+        # Seal whole chunks straight from the input, keeping at least one byte back: only
+        # finalize() knows which chunk is the last (age: the last chunk is never empty).
+        full = (len(view) - 1) // CHUNK_SIZE
+        sealed.extend(self._seal(view[i * CHUNK_SIZE : (i + 1) * CHUNK_SIZE], last=False) for i in range(full))
+        self._pending += view[full * CHUNK_SIZE :]
         return self._emit(sealed)
 
     def finalize(self) -> bytes:
+        """The rest of the ciphertext: the last chunk, with the last-chunk flag set."""
+        return b"".join(self.finalize_chunks())
+
+    def finalize_chunks(self) -> list[bytes]:
         if self._finished:
             raise SealingError("the sealer is finalized")
         self._finished = True
         sealed = self._seal(bytes(self._pending), last=True)
         self._pending.clear()
-        return self._emit(sealed)
+        return self._emit([sealed])
 
     def _seal(self, chunk: bytes | memoryview, *, last: bool) -> bytes:
         sealed = self._aead.encrypt(chunk_nonce(self._index, last), chunk, None)
         self._index += 1
         return sealed
 
-    def _emit(self, sealed: bytes) -> bytes:
-        if not self._started and (sealed or self._finished):
+    def _emit(self, sealed: list[bytes]) -> list[bytes]:
+        if not self._started and sealed:
             self._started = True
-            sealed = self._nonce + sealed
-        self.payload_size += len(sealed)
+            sealed.insert(0, self._nonce)
+        self.payload_size += sum(len(chunk) for chunk in sealed)
         return sealed
 
 
