@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.db.models import QuerySet
 
 from audit.canonical import canonical_bytes, entry_fields, leaf_hash
@@ -9,7 +11,11 @@ from audit.models import LedgerEntry
 
 
 def entries(
-    *, action: str | None = None, recording_id: object = None, session_id: object = None, after_seq: int = 0
+    *,
+    action: str | None = None,
+    recording_id: uuid.UUID | str | None = None,
+    session_id: uuid.UUID | str | None = None,
+    after_seq: int = 0,
 ) -> QuerySet[LedgerEntry]:
     query = LedgerEntry.objects.filter(seq__gt=after_seq)
     if action is not None:

@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -139,7 +139,7 @@ class Vault:
 
 
 def api(
-    port: int, token: str, method: str, path: str, body: dict[str, object] | None = None
+    port: int, token: str, method: str, path: str, body: Mapping[str, object] | None = None
 ) -> dict[str, object]:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}{path}",
@@ -183,9 +183,14 @@ def upload(port: int, token: str, session_id: str, path: Path) -> tuple[int, flo
     return int(answer.split(b" ", 2)[1]), elapsed
 
 
-def age_encrypt(age: str, recipient: str, source: Path, target: Path) -> float:
+def age_encrypt(age: str, recipient: str, source: Path, target: Path, *, durable: bool) -> float:
+    """`age -r` to a file; with `durable`, also fsync the result, as the vault does before its 201."""
     started = time.perf_counter()
     subprocess.run([age, "-r", recipient, "-o", str(target), str(source)], check=True)
+    if durable:
+        fd = os.open(target, os.O_RDONLY)
+        os.fsync(fd)
+        os.close(fd)
     elapsed = time.perf_counter() - started
     target.unlink()
     return elapsed

@@ -13,8 +13,8 @@ from rest_framework.views import exception_handler
 class DomainError(Exception):
     """An error a client can act on: a stable `code`, an HTTP `status` and a human sentence."""
 
-    code = "error"
-    status = status.HTTP_400_BAD_REQUEST
+    code: str = "error"
+    status: int = status.HTTP_400_BAD_REQUEST
 
     def __init__(self, detail: str, *, code: str | None = None, status_code: int | None = None) -> None:
         super().__init__(detail)

@@ -171,6 +171,8 @@ RECORDING_MAX_BYTES = env.int("RECORDING_MAX_BYTES", default=8 * 1024**3)
 RECORDING_RETENTION = env.str("RECORDING_RETENTION", default="P3M")
 # A `receiving` upload with no progress for this long is abandoned: the reconciler removes it.
 UPLOAD_STALE_AFTER_SECONDS = env.int("UPLOAD_STALE_AFTER_SECONDS", default=15 * 60)
+PURGE_EVERY_SECONDS = env.int("PURGE_EVERY_SECONDS", default=15 * 60)
+PURGE_BATCH_SIZE = env.int("PURGE_BATCH_SIZE", default=500)
 # Keyed fingerprints (idempotent re-upload) and pseudonyms use keys derived from this secret.
 VAULT_HASH_KEY = env.str("VAULT_HASH_KEY", default="") or _embedded_secret("vault-hash-key")
 
@@ -197,6 +199,10 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAULT_DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    "purge-expired-recordings": {
+        "task": "retention.tasks.purge_expired_recordings",
+        "schedule": float(PURGE_EVERY_SECONDS),
+    },
     "reconcile-abandoned-uploads": {
         "task": "recorder.tasks.reconcile_abandoned_uploads",
         "schedule": float(env.int("RECONCILE_EVERY_SECONDS", default=5 * 60)),

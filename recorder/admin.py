@@ -30,7 +30,7 @@ class SessionEventInline(admin.TabularInline):  # type: ignore[type-arg]
     extra = 0
     can_delete = False
     fields = ["position", "type", "at", "view", "control"]
-    readonly_fields = fields
+    readonly_fields = ["position", "type", "at", "view", "control"]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import authentication, exceptions
+from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
 from recorder.models import RecorderClient
@@ -28,7 +28,7 @@ class RecorderTokenAuthentication(authentication.BaseAuthentication):
         return 'Bearer realm="recorder"'
 
 
-class IsRecorderClient:
+class IsRecorderClient(permissions.BasePermission):
     """Permission: the caller is an authenticated recorder client (not a staff user)."""
 
     def has_permission(self, request: Request, view: Any) -> bool:

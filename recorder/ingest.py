@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from audit.services import Actor, record_event
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import status
 
+from audit.services import Actor, record_event
 from config.errors import Conflict, DomainError, InvalidInput
 from recorder import recipients as recipient_config
 from recorder.models import RecorderClient, Recording, Session

@@ -28,7 +28,8 @@ ZERO_NONCE = bytes(12)
 
 
 def _bech32_encode(hrp: str, data: bytes) -> str:
-    encoded = bech32.bech32_encode(hrp, bech32.convertbits(data, 8, 5))
+    words = bech32.convertbits(data, 8, 5)
+    encoded = bech32.bech32_encode(hrp, words) if words is not None else None
     if encoded is None:
         raise ValueError("cannot encode key")
     return str(encoded)

@@ -24,7 +24,7 @@ from recorder.stores import get_store
 
 class AccessDenied(DomainError):
     code = "access_denied"
-    status = 403
+    status: int = 403
 
 
 def playback_identities() -> list[Identity]:

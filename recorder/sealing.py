@@ -125,7 +125,7 @@ def parse_header(data: bytes) -> ParsedHeader:
     lines = _HeaderLines(data)
     if lines.next() != VERSION_LINE:
         raise TamperedError("not an age v1 header")
-    stanzas = []
+    stanzas: list[Stanza] = []
     while True:
         start = lines.position
         line = lines.next()
@@ -260,7 +260,8 @@ class Sealer:
         # Seal whole chunks straight from the input, keeping at least one byte back: only
         # finalize() knows which chunk is the last (age: the last chunk is never empty).
         full = (len(view) - 1) // CHUNK_SIZE
-        sealed.extend(self._seal(view[i * CHUNK_SIZE : (i + 1) * CHUNK_SIZE], last=False) for i in range(full))
+        for start in range(0, full * CHUNK_SIZE, CHUNK_SIZE):
+            sealed.append(self._seal(view[start : start + CHUNK_SIZE], last=False))
         self._pending += view[full * CHUNK_SIZE :]
         return self._emit(sealed)
 

@@ -1,14 +1,159 @@
-"""Retention services other apps call: the expiry date a recording gets at ingest."""
+"""Retention services: expiry at ingest, legal holds, and the purge of expired recordings.
+
+The purge follows DESIGN.md's order per batch: claim (SKIP LOCKED) and shred with the ledger
+event in one transaction, delete the payloads (DeleteObjects, 1000 keys a call), then mark
+purged, pseudonymise the session and write the ledger event. The mechanics of each step live in
+`recorder.shredding`; this module decides what to purge and keeps the record of the run.
+"""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 
+from audit.services import Actor, record_event
+from config.errors import Conflict, NotFound
+from recorder import shredding
+from recorder.models import Recording, Session
+from recorder.stores import get_store
+from retention.models import LegalHold, PurgeRun
 from retention.periods import add_period
+
+ProgressCallback = Callable[[int, int], None]  # (shredded in this batch, purged in this batch)
 
 
 def expiry_for(*, received_at: datetime) -> datetime:
     """When a recording received at `received_at` must be gone (RECORDING_RETENTION later)."""
     return add_period(received_at, settings.RECORDING_RETENTION)
+
+
+def held_session_ids() -> QuerySet[LegalHold, Any]:
+    """Sessions under at least one unreleased hold (a subquery: `.values("session_id")`)."""
+    return LegalHold.objects.filter(released_at__isnull=True).values("session_id")
+
+
+def place_legal_hold(
+    *, session_id: uuid.UUID | str, reason: str, actor: Actor, case_id: uuid.UUID | None = None
+) -> LegalHold:
+    """Hold a session's recording past its expiry (a complaint needs it)."""
+    with transaction.atomic():
+        session = Session.objects.filter(pk=session_id).first()
+        if session is None:
+            raise NotFound("No such session.", code="session_not_found")
+        # Lock the recording row: a purge batch claiming it concurrently either finishes first
+        # (and the hold comes too late, as the ledger shows) or sees the hold.
+        recording = Recording.objects.select_for_update().filter(session=session).first()
+        hold = LegalHold(
+            session=session, case_id=case_id, reason=reason, placed_at=timezone.now(), placed_by=actor.label
+        )
+        hold.full_clean()
+        hold.save()
+        record_event(
+            action="legal_hold.placed",
+            actor=actor,
+            session_id=session.id,
+            recording_id=recording.id if recording else None,
+            case_id=case_id,
+            details={"hold": str(hold.id), "recording_state": recording.state if recording else None},
+        )
+    return hold
+
+
+def release_legal_hold(*, hold_id: uuid.UUID | str, actor: Actor) -> LegalHold:
+    """Release a hold; an expired recording with no other hold is purged on the next run."""
+    with transaction.atomic():
+        hold = LegalHold.objects.select_for_update().filter(pk=hold_id).first()
+        if hold is None:
+            raise NotFound("No such legal hold.", code="hold_not_found")
+        if hold.released_at is not None:
+            raise Conflict("The legal hold was released already.", code="hold_released")
+        hold.released_at = timezone.now()
+        hold.released_by = actor.label
+        hold.save(update_fields=["released_at", "released_by"])
+        record_event(
+            action="legal_hold.released",
+            actor=actor,
+            session_id=hold.session_id,
+            case_id=hold.case_id,
+            details={"hold": str(hold.id)},
+        )
+    return hold
+
+
+def purge_expired(
+    *,
+    trigger: str = PurgeRun.Trigger.SCHEDULE,
+    dry_run: bool = False,
+    limit: int | None = None,
+    batch_size: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> PurgeRun:
+    """Purge every expired, unheld recording (at most `limit`); safe beside other purge workers."""
+    batch_size = batch_size or settings.PURGE_BATCH_SIZE
+    now = timezone.now()
+    run = PurgeRun.objects.create(trigger=trigger, dry_run=dry_run, started_at=now)
+    run.skipped_held = Recording.objects.filter(
+        state=Recording.State.LOCKED, expires_at__lte=now, session_id__in=held_session_ids()
+    ).count()
+    if dry_run:
+        due = shredding.expired(now=now, held_session_ids=held_session_ids()).count()
+        run.shredded = min(due, limit) if limit is not None else due
+        run.purged = run.shredded + Recording.objects.filter(state=Recording.State.SHREDDED).count()
+    else:
+        _run_batches(run, now=now, limit=limit, batch_size=batch_size, progress=progress)
+    run.finished_at = timezone.now()
+    with transaction.atomic():
+        run.save()
+        if not dry_run:
+            record_event(
+                action="retention.purge_run",
+                actor=Actor.job("purge"),
+                details={
+                    "run": str(run.id),
+                    "shredded": run.shredded,
+                    "purged": run.purged,
+                    "skipped_held": run.skipped_held,
+                    "failed": run.failed,
+                },
+            )
+    return run
+
+
+def _run_batches(
+    run: PurgeRun, *, now: datetime, limit: int | None, batch_size: int, progress: ProgressCallback | None
+) -> None:
+    actor = Actor.job("purge")
+    store = get_store()
+    deletions_work = True
+    while True:
+        room = batch_size if limit is None else min(batch_size, limit - run.shredded)
+        claimed = (
+            shredding.shred_expired(now=now, held_session_ids=held_session_ids(), limit=room, actor=actor)
+            if room > 0
+            else []
+        )
+        run.shredded += len(claimed)
+        purged = 0
+        if deletions_work:
+            outcome = shredding.delete_shredded_payloads(store=store, limit=batch_size, actor=actor)
+            purged = outcome.purged
+            run.purged += outcome.purged
+            run.failed += outcome.failed
+            run.errors.extend(outcome.errors)
+            # A store that fails now will fail for the rest of this run: leave the rest for the next.
+            deletions_work = outcome.failed == 0
+        if progress is not None:
+            progress(len(claimed), purged)
+        if not claimed and not purged:
+            return
+
+
+def recent_purge_runs(*, limit: int = 50) -> QuerySet[PurgeRun]:
+    return PurgeRun.objects.all()[:limit]

@@ -156,7 +156,7 @@ def test_concurrent_writers_in_separate_processes_leave_no_gap_and_no_duplicate(
     writers, each = 6, 150
     env = service_environment()
     processes = [
-        subprocess.Popen([sys.executable, "-c", APPENDER, f"writer-{w}", str(each)], cwd=ROOT, env=env)  # noqa: S603
+        subprocess.Popen([sys.executable, "-c", APPENDER, f"writer-{w}", str(each)], cwd=ROOT, env=env)
         for w in range(writers)
     ]
     assert all(p.wait(timeout=180) == 0 for p in processes)

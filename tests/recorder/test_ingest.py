@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from audit.models import LedgerEntry
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from audit.models import LedgerEntry
 from recorder.models import Recording
 from tests.factories import ConsentPayload, SessionPayload
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from audit.models import LedgerEntry
 from rest_framework.test import APIClient
 
+from audit.models import LedgerEntry
 from recorder.models import SessionEvent
 from tests.factories import ConsentPayload, SessionPayload, iso
 
@@ -117,7 +117,7 @@ def test_impossible_events_are_refused_and_nothing_is_stored(
     assert response.json()["error"] == code
     assert SessionEvent.objects.filter(session_id=session_id).count() == len(before)
     if code != "invalid":
-        assert LedgerEntry.objects.filter(action="session.event_rejected").last().details == {"reason": code}
+        assert LedgerEntry.objects.filter(action="session.event_rejected").get().details == {"reason": code}
 
 
 def test_resume_may_name_new_rights(api: APIClient, session_id: str) -> None:

@@ -116,7 +116,7 @@ def sealed() -> tuple[bytes, bytes, bytes]:
     ["nonce", "first chunk", "last chunk", "tag of chunk 1"],
 )
 def test_a_flipped_payload_bit_is_detected(sealed, where: str) -> None:
-    data, header, payload = sealed
+    _, header, payload = sealed
     position = {
         "nonce": 3,
         "first chunk": PAYLOAD_NONCE_SIZE + 10,
