@@ -1,9 +1,5 @@
-"""The age v1 file format (age-encryption.org/v1, C2SP age spec): header, STREAM payload,
-a streaming sealer and a seekable reader. Recipient and identity types live in `recorder.keys`.
-
-A file key (16 random bytes) is wrapped to each recipient in a header stanza; an HMAC over the
-header, keyed from the file key, authenticates it. The payload is a 16-byte nonce followed by
-ChaCha20-Poly1305 chunks of 64 KiB plaintext, nonce = 11-byte big-endian counter || last flag.
+"""The age v1 file format (age-encryption.org/v1, c2sp.org/age): header, STREAM payload, a
+streaming sealer and a seekable payload reader. Recipient and identity types live in `recorder.keys`.
 """
 
 from __future__ import annotations
@@ -13,6 +9,7 @@ import binascii
 import hmac
 import os
 import re
+import struct
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
@@ -23,16 +20,22 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-CHUNK_SIZE = 64 * 1024
+CHUNK_SIZE = 64 * 1024  # plaintext bytes per STREAM chunk
 TAG_SIZE = 16
 PAYLOAD_NONCE_SIZE = 16
 FILE_KEY_SIZE = 16
 SEALED_CHUNK_SIZE = CHUNK_SIZE + TAG_SIZE
 VERSION_LINE = b"age-encryption.org/v1"
-# Consecutive chunks fetched per store read when decrypting a range (1 MiB of plaintext).
+# Consecutive chunks fetched per store read (1 MiB of plaintext): few round trips to S3.
 READ_CHUNKS = 16
+# decrypt_file() bounds the header it reads before it can authenticate anything.
+MAX_HEADER_SIZE = 1024 * 1024
 _COLUMNS = 64
-_ARG = re.compile(rb"^[\x21-\x7e]+$")
+_MAC_TEXT_SIZE = 43  # spec ABNF: end = "--- " 43base64char LF
+_ARGUMENT = re.compile(rb"[\x21-\x7e]+")  # spec ABNF: argument = 1*VCHAR
+# Chunk nonce (spec "Payload"): 11-byte big-endian counter || last-chunk flag. The top three
+# counter bytes stay zero: 2**64 chunks are far beyond any recording.
+_CHUNK_NONCE = struct.Struct(">3xQ?")
 
 
 class SealingError(Exception):
@@ -66,24 +69,25 @@ class Identity(Protocol):
     def unwrap(self, stanza: Stanza, *, recording_id: str) -> bytes | None: ...
 
 
-def hkdf(ikm: bytes, salt: bytes, info: bytes, length: int = 32) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(ikm)
+def hkdf(ikm: bytes, salt: bytes, info: bytes) -> bytes:
+    """HKDF-SHA-256 with 32 bytes of output, the only length the spec uses."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(ikm)
 
 
 def b64encode(data: bytes) -> bytes:
-    """age's base64: standard alphabet, no padding."""
+    """The spec's base64: standard alphabet, no padding."""
     return base64.b64encode(data).rstrip(b"=")
 
 
 def b64decode(text: bytes) -> bytes:
-    """Strict: no padding, no stray characters, canonical trailing bits (spec: reject otherwise)."""
-    if b"=" in text or b"\r" in text or b"\n" in text:
-        raise TamperedError("non-canonical base64 in the header")
+    """Strict decoding: the spec says decoders MUST reject padding and non-canonical encodings."""
+    if b"=" in text:
+        raise TamperedError("padded base64 in the header")
     try:
         data = base64.b64decode(text + b"=" * (-len(text) % 4), validate=True)
-    except (binascii.Error, ValueError) as error:
-        raise TamperedError("invalid base64 in the header") from error
-    if b64encode(data) != text:
+    except (binascii.Error, ValueError):
+        raise TamperedError("invalid base64 in the header") from None
+    if b64encode(data) != text:  # non-zero trailing bits
         raise TamperedError("non-canonical base64 in the header")
     return data
 
@@ -92,36 +96,35 @@ def b64decode(text: bytes) -> bytes:
 
 
 def _encode_stanza(stanza: Stanza) -> bytes:
-    line = b" ".join([b"->", stanza.type.encode(), *(arg.encode() for arg in stanza.args)])
+    words = [stanza.type.encode(), *(arg.encode() for arg in stanza.args)]
+    if not all(_ARGUMENT.fullmatch(word) for word in words):
+        raise SealingError(f"stanza arguments must be printable ASCII without spaces: {words!r}")
     encoded = b64encode(stanza.body)
-    # Body lines of 64 columns; the last line is shorter, so possibly empty.
-    lines = [encoded[i : i + _COLUMNS] for i in range(0, len(encoded), _COLUMNS)]
-    if not lines or len(lines[-1]) == _COLUMNS:
-        lines.append(b"")
-    return line + b"\n" + b"\n".join(lines) + b"\n"
+    # Spec: body wrapped at 64 columns and ending with a shorter, possibly empty, line.
+    lines = [encoded[i : i + _COLUMNS] for i in range(0, len(encoded) + 1, _COLUMNS)]
+    return b"-> " + b" ".join(words) + b"\n" + b"".join(line + b"\n" for line in lines)
 
 
-def header_mac(file_key: bytes, header_without_mac: bytes) -> bytes:
-    """HMAC-SHA256 over the header up to and including `---`, keyed by HKDF(file key, "header")."""
-    key = hkdf(file_key, b"", b"header")
-    return hmac.new(key, header_without_mac, sha256).digest()
+def header_mac(file_key: bytes, mac_input: bytes) -> bytes:
+    """Spec "Header MAC": HMAC-SHA-256 keyed by HKDF(file key, salt empty, info "header")."""
+    return hmac.new(hkdf(file_key, b"", b"header"), mac_input, sha256).digest()
 
 
 def build_header(stanzas: Sequence[Stanza], file_key: bytes) -> bytes:
-    body = VERSION_LINE + b"\n" + b"".join(_encode_stanza(s) for s in stanzas) + b"---"
-    return body + b" " + b64encode(header_mac(file_key, body)) + b"\n"
+    mac_input = VERSION_LINE + b"\n" + b"".join(_encode_stanza(s) for s in stanzas) + b"---"
+    return mac_input + b" " + b64encode(header_mac(file_key, mac_input)) + b"\n"
 
 
 @dataclass(frozen=True)
 class ParsedHeader:
     stanzas: tuple[Stanza, ...]
     mac: bytes
-    mac_input: bytes  # the header through `---`
-    length: int  # bytes of the header, including the final newline
+    mac_input: bytes  # the header up to and including `---`
+    length: int  # bytes of the header, including its final newline
 
 
 def parse_header(data: bytes) -> ParsedHeader:
-    """Parse the header at the start of `data` strictly; TamperedError on anything malformed."""
+    """Parse the header at the start of `data` by the spec's ABNF; TamperedError on any deviation."""
     lines = _HeaderLines(data)
     if lines.next() != VERSION_LINE:
         raise TamperedError("not an age v1 header")
@@ -129,33 +132,39 @@ def parse_header(data: bytes) -> ParsedHeader:
     while True:
         start = lines.position
         line = lines.next()
-        if line.startswith(b"--- ") or line == b"---":
-            mac_text = line[4:]
-            mac = b64decode(mac_text)
-            if len(mac) != 32:
-                raise TamperedError("the header MAC has the wrong length")
-            return ParsedHeader(tuple(stanzas), mac, data[: start + 3], lines.position)
-        if not line.startswith(b"-> "):
+        if line.startswith(b"-> "):
+            stanzas.append(_parse_stanza(line, lines))
+        elif line.startswith(b"--- ") and stanzas:
+            return ParsedHeader(tuple(stanzas), _parse_mac(line[4:]), data[: start + 3], lines.position)
+        else:
             raise TamperedError("malformed header line")
-        stanzas.append(_parse_stanza(line, lines))
 
 
 def _parse_stanza(line: bytes, lines: _HeaderLines) -> Stanza:
     words = line[3:].split(b" ")
-    if not words or not all(_ARG.match(word) for word in words):
+    if not all(_ARGUMENT.fullmatch(word) for word in words):
         raise TamperedError("malformed stanza arguments")
-    body = b""
+    body = bytearray()
     while True:
-        chunk = lines.next()
-        if len(chunk) > _COLUMNS:
+        body_line = lines.next()
+        if len(body_line) > _COLUMNS:
             raise TamperedError("over-long stanza body line")
-        body += chunk
-        if len(chunk) < _COLUMNS:
+        body += body_line
+        if len(body_line) < _COLUMNS:
             break
-    return Stanza(words[0].decode(), tuple(w.decode() for w in words[1:]), b64decode(body))
+    args = tuple(word.decode("ascii") for word in words)
+    return Stanza(args[0], args[1:], b64decode(bytes(body)))
+
+
+def _parse_mac(text: bytes) -> bytes:
+    if len(text) != _MAC_TEXT_SIZE:
+        raise TamperedError("the header MAC has the wrong length")
+    return b64decode(text)
 
 
 class _HeaderLines:
+    """LF-terminated lines of the header; running out of them means it was truncated."""
+
     def __init__(self, data: bytes) -> None:
         self.data, self.position = data, 0
 
@@ -169,30 +178,38 @@ class _HeaderLines:
 
 
 def unwrap_file_key(header: bytes, identities: Sequence[Identity], *, recording_id: str) -> bytes:
-    """The file key from the first stanza an identity unwraps, after checking the header MAC."""
+    """The file key, from the first stanza an identity unwraps, once the header MAC checks out.
+
+    Identities are tried in the caller's order, so local ones can be preferred over remote ones.
+    """
     parsed = parse_header(header)
     if parsed.length != len(header):
         raise TamperedError("trailing bytes after the header")
-    for stanza in parsed.stanzas:
-        for identity in identities:
+    for identity in identities:
+        for stanza in parsed.stanzas:
             file_key = identity.unwrap(stanza, recording_id=recording_id)
             if file_key is None:
                 continue
+            if len(file_key) != FILE_KEY_SIZE:
+                raise TamperedError("a stanza holds no age file key")
             if not hmac.compare_digest(header_mac(file_key, parsed.mac_input), parsed.mac):
                 raise TamperedError("the header MAC does not match")
             return file_key
     raise NoIdentityError("no identity matches a recipient of this recording")
 
 
-# --- payload -------------------------------------------------------------------------------------
+def split_age_file(data: bytes) -> tuple[bytes, bytes]:
+    """(header, payload) of an in-memory age file; the header includes its `--- mac` line."""
+    length = parse_header(data).length
+    return data[:length], data[length:]
 
 
-def payload_key(file_key: bytes, nonce: bytes) -> bytes:
-    return hkdf(file_key, nonce, b"payload")
+# --- payload sizes -------------------------------------------------------------------------------
 
 
-def chunk_nonce(index: int, last: bool) -> bytes:
-    return index.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
+def chunk_offset(index: int) -> int:
+    """Where sealed chunk `index` starts in the payload: after the nonce and the chunks before it."""
+    return PAYLOAD_NONCE_SIZE + index * SEALED_CHUNK_SIZE
 
 
 def payload_size_for(plaintext_size: int) -> int:
@@ -201,35 +218,50 @@ def payload_size_for(plaintext_size: int) -> int:
 
 
 def plaintext_size_for(payload_size: int) -> int:
-    sealed = payload_size - PAYLOAD_NONCE_SIZE
-    if sealed < TAG_SIZE:
+    """Inverse of payload_size_for; TamperedError for sizes no plaintext produces."""
+    full, rest = divmod(payload_size - PAYLOAD_NONCE_SIZE, SEALED_CHUNK_SIZE)
+    if full < 0 or (full == 0 and rest < TAG_SIZE):
         raise TamperedError("the payload is too short")
-    full, rest = divmod(sealed, SEALED_CHUNK_SIZE)
     if rest == 0:
         return full * CHUNK_SIZE
-    if rest <= TAG_SIZE:
-        # A last chunk with no plaintext exists only when the whole payload is empty.
-        if full == 0 and rest == TAG_SIZE:
-            return 0
+    # Spec: the last chunk MUST NOT be empty unless the whole payload is empty.
+    if rest <= TAG_SIZE and not (full == 0 and rest == TAG_SIZE):
         raise TamperedError("the payload size is impossible (empty last chunk)")
     return full * CHUNK_SIZE + rest - TAG_SIZE
 
 
+def _payload_cipher(file_key: bytes, nonce: bytes) -> ChaCha20Poly1305:
+    """Spec "Payload": payload key = HKDF-SHA-256(ikm = file key, salt = nonce, info = "payload")."""
+    if len(nonce) != PAYLOAD_NONCE_SIZE:
+        raise TamperedError("the payload is truncated (no nonce)")
+    return ChaCha20Poly1305(hkdf(file_key, nonce, b"payload"))
+
+
+def _open_chunk(aead: ChaCha20Poly1305, index: int, sealed: bytes | memoryview, *, last: bool) -> bytes:
+    try:
+        return aead.decrypt(_CHUNK_NONCE.pack(index, last), sealed, None)
+    except InvalidTag:
+        raise TamperedError(f"chunk {index} failed authentication") from None
+
+
+# --- sealing -------------------------------------------------------------------------------------
+
+
 class Sealer:
-    """Streaming encryptor: holds at most two chunks; returns ciphertext, writes nothing itself."""
+    """Streaming encryptor: constant memory (holds at most ~2 chunks), never writes anything itself."""
 
     def __init__(self, recipients: Sequence[Recipient], *, recording_id: str) -> None:
         if not recipients:
             raise SealingError("at least one recipient is required")
         file_key = os.urandom(FILE_KEY_SIZE)
-        self.header = build_header(
-            [r.wrap(file_key, recording_id=recording_id) for r in recipients], file_key
-        )
+        stanzas = [recipient.wrap(file_key, recording_id=recording_id) for recipient in recipients]
+        self.header: bytes = build_header(stanzas, file_key)
         self._nonce = os.urandom(PAYLOAD_NONCE_SIZE)
-        self._aead = ChaCha20Poly1305(payload_key(file_key, self._nonce))
-        self._pending = bytearray()
+        self._aead = _payload_cipher(file_key, self._nonce)
+        # A preallocated chunk buffer: input is copied in without resizing anything.
+        self._pending = bytearray(CHUNK_SIZE)
+        self._filled = 0
         self._index = 0
-        self._started = False
         self._finished = False
         self.plaintext_size = 0
         self.payload_size = 0
@@ -239,30 +271,27 @@ class Sealer:
         return b"".join(self.update_chunks(data))
 
     def update_chunks(self, data: bytes | memoryview) -> list[bytes]:
-        """Like update(), as separate sealed chunks: the caller writes each one without joining
-        them, which spares a copy of every byte (memory bandwidth is what ingest is bound by)."""
+        """Like update(), as separate sealed chunks: a caller that writes each one spares the copy
+        of every byte that joining them costs."""
         if self._finished:
             raise SealingError("the sealer is finalized")
         view = memoryview(data).cast("B")
         self.plaintext_size += len(view)
         sealed: list[bytes] = []
-        if not view:
-            return sealed
-        if self._pending:
-            room = CHUNK_SIZE - len(self._pending)
-            if len(view) <= room:
-                self._pending += view
-                return sealed
-            self._pending += view[:room]
-            view = view[room:]
-            sealed.append(self._seal(bytes(self._pending), last=False))
-            self._pending.clear()
-        # Seal whole chunks straight from the input, keeping at least one byte back: only
-        # finalize() knows which chunk is the last (age: the last chunk is never empty).
-        full = (len(view) - 1) // CHUNK_SIZE
-        for start in range(0, full * CHUNK_SIZE, CHUNK_SIZE):
-            sealed.append(self._seal(view[start : start + CHUNK_SIZE], last=False))
-        self._pending += view[full * CHUNK_SIZE :]
+        while view:
+            if self._filled == CHUNK_SIZE:  # more input follows, so the held chunk is not the last
+                sealed.append(self._seal(self._pending, last=False))
+                self._filled = 0
+            if self._filled == 0 and len(view) > CHUNK_SIZE:
+                # Seal straight from the caller's buffer. Some input is always kept back: only
+                # finalize() knows which chunk is the last, and the spec forbids an empty one.
+                sealed.append(self._seal(view[:CHUNK_SIZE], last=False))
+                view = view[CHUNK_SIZE:]
+                continue
+            taken = min(CHUNK_SIZE - self._filled, len(view))
+            self._pending[self._filled : self._filled + taken] = view[:taken]
+            self._filled += taken
+            view = view[taken:]
         return self._emit(sealed)
 
     def finalize(self) -> bytes:
@@ -273,21 +302,23 @@ class Sealer:
         if self._finished:
             raise SealingError("the sealer is finalized")
         self._finished = True
-        sealed = self._seal(bytes(self._pending), last=True)
-        self._pending.clear()
-        return self._emit([sealed])
+        last = self._seal(memoryview(self._pending)[: self._filled], last=True)
+        self._filled = 0
+        return self._emit([last])
 
-    def _seal(self, chunk: bytes | memoryview, *, last: bool) -> bytes:
-        sealed = self._aead.encrypt(chunk_nonce(self._index, last), chunk, None)
+    def _seal(self, chunk: bytes | bytearray | memoryview, *, last: bool) -> bytes:
+        sealed = self._aead.encrypt(_CHUNK_NONCE.pack(self._index, last), chunk, None)
         self._index += 1
         return sealed
 
     def _emit(self, sealed: list[bytes]) -> list[bytes]:
-        if not self._started and sealed:
-            self._started = True
+        if sealed and self.payload_size == 0:  # the first ciphertext starts with the payload nonce
             sealed.insert(0, self._nonce)
-        self.payload_size += sum(len(chunk) for chunk in sealed)
+        self.payload_size += sum(map(len, sealed))
         return sealed
+
+
+# --- opening -------------------------------------------------------------------------------------
 
 
 class PayloadReader:
@@ -298,97 +329,103 @@ class PayloadReader:
     ) -> None:
         self.plaintext_size = plaintext_size_for(payload_size)
         self._payload_size = payload_size
-        self._read = read_payload
+        self._last_index = max(0, -(-self.plaintext_size // CHUNK_SIZE) - 1)
+        self._read_payload = read_payload
         self._file_key = file_key
         self._aead: ChaCha20Poly1305 | None = None
-        self._chunks = max(1, -(-self.plaintext_size // CHUNK_SIZE))
-
-    def _cipher(self) -> ChaCha20Poly1305:
-        if self._aead is None:
-            nonce = self._read(0, PAYLOAD_NONCE_SIZE)
-            if len(nonce) != PAYLOAD_NONCE_SIZE:
-                raise TamperedError("the payload is truncated")
-            self._aead = ChaCha20Poly1305(payload_key(self._file_key, nonce))
-        return self._aead
 
     def iter_range(self, start: int, end: int) -> Iterator[bytes]:
-        """Plaintext bytes [start, end); each chunk is authenticated before any byte of it is yielded."""
-        end = min(end, self.plaintext_size)
-        start = max(0, start)
+        """Plaintext bytes [start, end), end clamped to the size; each chunk is authenticated
+        before any byte of it is yielded."""
+        start, end = max(0, start), min(end, self.plaintext_size)
         if start >= end:
             return
         first, last = start // CHUNK_SIZE, (end - 1) // CHUNK_SIZE
-        aead = self._cipher()
-        for batch_start in range(first, last + 1, READ_CHUNKS):
-            batch_end = min(batch_start + READ_CHUNKS, last + 1)
-            offset = PAYLOAD_NONCE_SIZE + batch_start * SEALED_CHUNK_SIZE
-            wanted = min(batch_end * SEALED_CHUNK_SIZE + PAYLOAD_NONCE_SIZE, self._payload_size) - offset
-            data = self._read(offset, wanted)
-            if len(data) != wanted:
-                raise TamperedError("the payload is truncated")
-            for index in range(batch_start, batch_end):
-                at = (index - batch_start) * SEALED_CHUNK_SIZE
-                plain = self._open(aead, index, data[at : at + SEALED_CHUNK_SIZE])
-                lo = start - index * CHUNK_SIZE if index == first else 0
-                hi = end - index * CHUNK_SIZE if index == last else len(plain)
-                yield plain[lo:hi]
+        for batch in range(first, last + 1, READ_CHUNKS):
+            for index, plain in self._open_batch(batch, min(READ_CHUNKS, last + 1 - batch)):
+                base = index * CHUNK_SIZE
+                if start <= base and base + len(plain) <= end:
+                    yield plain  # a whole chunk: no slicing copy
+                else:
+                    yield plain[max(0, start - base) : end - base]
 
     def iter_all(self) -> Iterator[bytes]:
         if self.plaintext_size == 0:
-            self._open(self._cipher(), 0, self._read(PAYLOAD_NONCE_SIZE, TAG_SIZE))
+            self._open_batch(0, 1)  # still authenticate the empty final chunk
             return
         yield from self.iter_range(0, self.plaintext_size)
 
-    def _open(self, aead: ChaCha20Poly1305, index: int, sealed: bytes) -> bytes:
-        try:
-            return aead.decrypt(chunk_nonce(index, index == self._chunks - 1), sealed, None)
-        except InvalidTag:
-            raise TamperedError(f"chunk {index} failed authentication") from None
+    def _open_batch(self, first: int, count: int) -> list[tuple[int, bytes]]:
+        """Chunks first..first+count-1, fetched in one read and all authenticated."""
+        sealed = self._fetch(first, count)
+        aead = self._cipher()
+        opened = []
+        for i, index in enumerate(range(first, first + count)):
+            piece = sealed[i * SEALED_CHUNK_SIZE : (i + 1) * SEALED_CHUNK_SIZE]
+            opened.append((index, _open_chunk(aead, index, piece, last=index == self._last_index)))
+        return opened
 
+    def _fetch(self, first: int, count: int) -> memoryview:
+        offset = chunk_offset(first)
+        end = min(chunk_offset(first + count), self._payload_size)
+        if self._aead is None and first == 0:
+            # Reading from the start: take the nonce along in the same round trip.
+            data = memoryview(self._read(0, end))
+            self._aead = _payload_cipher(self._file_key, bytes(data[:PAYLOAD_NONCE_SIZE]))
+            return data[PAYLOAD_NONCE_SIZE:]
+        self._cipher()
+        return memoryview(self._read(offset, end - offset))
 
-def split_age_file(data: bytes) -> tuple[bytes, bytes]:
-    """(header, payload) of an in-memory age file; the header includes its `--- mac` line."""
-    parsed = parse_header(data)
-    return data[: parsed.length], data[parsed.length :]
+    def _cipher(self) -> ChaCha20Poly1305:
+        if self._aead is None:
+            self._aead = _payload_cipher(self._file_key, self._read(0, PAYLOAD_NONCE_SIZE))
+        return self._aead
+
+    def _read(self, offset: int, length: int) -> bytes:
+        data = self._read_payload(offset, length)
+        if len(data) != length:
+            raise TamperedError("the payload is truncated")
+        return data
 
 
 def decrypt_file(
     stream: BinaryIO, identities: Sequence[Identity], *, recording_id: str = ""
 ) -> Iterator[bytes]:
-    """Decrypt a whole age file (header and payload in one stream, e.g. made by the age CLI)."""
-    head = bytearray()
+    """Decrypt a whole age file (header and payload in one stream, e.g. made by the age CLI),
+    chunk by chunk; each chunk is authenticated before it is yielded."""
+    file_key = unwrap_file_key(_read_header(stream), identities, recording_id=recording_id)
+    aead = _payload_cipher(file_key, _read_up_to(stream, PAYLOAD_NONCE_SIZE))
+    sealed, index = _read_up_to(stream, SEALED_CHUNK_SIZE), 0
     while True:
-        piece = stream.read(4096)
-        head += piece
-        try:
-            parsed = parse_header(bytes(head))
-            break
-        except TamperedError:
-            if not piece or len(head) > 1024 * 1024:
-                raise
-    file_key = unwrap_file_key(bytes(head[: parsed.length]), identities, recording_id=recording_id)
-    buffer = bytearray(head[parsed.length :])
-    while len(buffer) < PAYLOAD_NONCE_SIZE and (piece := stream.read(SEALED_CHUNK_SIZE)):
-        buffer += piece
-    if len(buffer) < PAYLOAD_NONCE_SIZE:
-        raise TamperedError("the payload is truncated")
-    aead = ChaCha20Poly1305(payload_key(file_key, bytes(buffer[:PAYLOAD_NONCE_SIZE])))
-    del buffer[:PAYLOAD_NONCE_SIZE]
-    index = 0
-    while True:
-        # Read one byte beyond a full chunk to know whether this chunk is the last.
-        while len(buffer) <= SEALED_CHUNK_SIZE and (piece := stream.read(SEALED_CHUNK_SIZE)):
-            buffer += piece
-        last = len(buffer) <= SEALED_CHUNK_SIZE
-        sealed = bytes(buffer[:SEALED_CHUNK_SIZE])
-        del buffer[:SEALED_CHUNK_SIZE]
-        try:
-            plain = aead.decrypt(chunk_nonce(index, last), sealed, None)
-        except InvalidTag:
-            raise TamperedError(f"chunk {index} failed authentication") from None
-        if last and not plain and index > 0:
-            raise TamperedError("an empty last chunk follows a full one")
-        yield plain
+        # A chunk is the last when nothing follows it; reading one ahead is how we know.
+        following = _read_up_to(stream, SEALED_CHUNK_SIZE) if len(sealed) == SEALED_CHUNK_SIZE else b""
+        last = not following
+        if last and index > 0 and len(sealed) <= TAG_SIZE:
+            raise TamperedError("the payload ends with an empty or truncated chunk")
+        yield _open_chunk(aead, index, sealed, last=last)
         if last:
             return
-        index += 1
+        sealed, index = following, index + 1
+
+
+def _read_header(stream: BinaryIO) -> bytes:
+    """The header lines, through the `--- mac` line, and not one byte of the payload."""
+    lines: list[bytes] = []
+    size = 0
+    while size < MAX_HEADER_SIZE:
+        line = stream.readline(MAX_HEADER_SIZE - size)
+        if not line.endswith(b"\n"):
+            raise TamperedError("truncated or over-long header")
+        lines.append(line)
+        size += len(line)
+        if line.startswith(b"--- "):  # no other header line can start so (base64 has no "-")
+            return b"".join(lines)
+    raise TamperedError("over-long header")
+
+
+def _read_up_to(stream: BinaryIO, size: int) -> bytes:
+    """`size` bytes, fewer only at the end of the stream (read() may return short on pipes)."""
+    data = stream.read(size)
+    while data and len(data) < size and (more := stream.read(size - len(data))):
+        data += more
+    return data

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
 # S3 DeleteObjects takes at most 1000 keys a call.
@@ -171,7 +171,7 @@ class S3Writer:
             answer = self.client.upload_part(
                 Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=part
             )
-        except ClientError as error:
+        except (ClientError, BotoCoreError) as error:
             raise StoreError(f"S3 upload failed: {error}") from error
         self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
 
@@ -188,7 +188,7 @@ class S3Writer:
                     UploadId=self._upload_id,
                     MultipartUpload={"Parts": self._parts},
                 )
-        except ClientError as error:
+        except (ClientError, BotoCoreError) as error:
             self.abort()
             raise StoreError(f"S3 commit failed: {error}") from error
         finally:
@@ -199,7 +199,7 @@ class S3Writer:
         if self._upload_id is not None:
             try:
                 self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)
-            except ClientError:
+            except (ClientError, BotoCoreError):
                 # Left for discard(): the reconciler aborts every pending upload of the key.
                 pass
             self._upload_id = None
@@ -223,8 +223,11 @@ class S3Store:
             answer = self.client.get_object(
                 Bucket=self.bucket, Key=key, Range=f"bytes={offset}-{offset + length - 1}"
             )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "InvalidRange":
+        except (ClientError, BotoCoreError) as error:
+            if (
+                isinstance(error, ClientError)
+                and error.response.get("Error", {}).get("Code") == "InvalidRange"
+            ):
                 return b""
             raise StoreError(f"S3 read failed: {error}") from error
         return bytes(answer["Body"].read())
@@ -232,8 +235,12 @@ class S3Store:
     def size(self, key: str) -> int | None:
         try:
             return int(self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+        except (ClientError, BotoCoreError) as error:
+            if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in {
+                "404",
+                "NoSuchKey",
+                "NotFound",
+            }:
                 return None
             raise StoreError(f"S3 head failed: {error}") from error
 
@@ -246,7 +253,7 @@ class S3Store:
                 answer = self.client.delete_objects(
                     Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": False}
                 )
-            except ClientError as error:
+            except (ClientError, BotoCoreError) as error:
                 raise StoreError(f"S3 delete failed: {error}") from error
             deleted.extend(item["Key"] for item in answer.get("Deleted", []))
         return deleted
@@ -260,7 +267,7 @@ class S3Store:
                         Bucket=self.bucket, Key=key, UploadId=upload["UploadId"]
                     )
             self.client.delete_object(Bucket=self.bucket, Key=key)
-        except ClientError as error:
+        except (ClientError, BotoCoreError) as error:
             raise StoreError(f"S3 discard failed: {error}") from error
 
     def keys(self) -> Iterable[str]:

@@ -19,8 +19,15 @@ MakeRecordings = Callable[..., list[Recording]]
 
 
 @pytest.fixture
-def make_recordings(recorder_client, store, age_keys) -> MakeRecordings:
-    """`make_recordings(n, expires_in=...)`: n sealed recordings whose expiry is now + expires_in."""
+def make_recordings(recording_maker: MakeRecordings, store) -> MakeRecordings:
+    """`make_recordings(n, expires_in=...)`, once with each object store."""
+    return recording_maker
+
+
+@pytest.fixture
+def recording_maker(recorder_client, age_keys) -> MakeRecordings:
+    """`recording_maker(n, expires_in=...)`: n sealed recordings in the configured store, expiring
+    at now + expires_in (already expired by default)."""
     client, _ = recorder_client
 
     def make(
