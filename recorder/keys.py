@@ -1,6 +1,5 @@
-"""age recipients and identities: X25519 (age-encryption.org/v1 "X25519" stanza) and AWS KMS
-(an "aws-kms" stanza: the file key encrypted by KMS with the recording id as encryption context),
-and the key files in age-keygen's format.
+"""age recipients and identities: X25519 (c2sp.org/age "X25519" stanza) and AWS KMS (an "aws-kms"
+stanza: the file key encrypted by KMS, bound to the recording id), and key files in age-keygen's format.
 """
 
 from __future__ import annotations
@@ -19,34 +18,42 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
-from recorder.sealing import FILE_KEY_SIZE, Stanza, TamperedError, b64decode, b64encode, hkdf
+from recorder.sealing import FILE_KEY_SIZE, TAG_SIZE, Stanza, TamperedError, b64decode, b64encode, hkdf
 
 X25519_INFO = b"age-encryption.org/v1/X25519"
 RECIPIENT_HRP = "age"
 IDENTITY_HRP = "age-secret-key-"
-ZERO_NONCE = bytes(12)
+ZERO_NONCE = bytes(12)  # spec: the wrap key is used once, so the nonce is fixed at zero
+KMS_CONTEXT_KEY = "recording_id"
 
 
 def _bech32_encode(hrp: str, data: bytes) -> str:
-    words = bech32.convertbits(data, 8, 5)
-    encoded = bech32.bech32_encode(hrp, words) if words is not None else None
-    if encoded is None:
-        raise ValueError("cannot encode key")
-    return str(encoded)
+    return str(bech32.bech32_encode(hrp, bech32.convertbits(data, 8, 5) or []))
 
 
 def _bech32_decode(text: str, hrp: str, what: str) -> bytes:
+    """32 key bytes from Bech32 (BIP 173; all upper or all lower case, as the spec allows).
+
+    Error messages never repeat the text: it may be a secret key.
+    """
     found_hrp, words = bech32.bech32_decode(text.strip())
-    if found_hrp != hrp or words is None:
-        raise ValueError(f"not a valid {what}")
+    if found_hrp is None or words is None:
+        raise ValueError(f"not a valid {what}: bad Bech32 encoding or checksum")
+    if found_hrp != hrp:
+        raise ValueError(f"not a valid {what}: it starts with {found_hrp.upper()!r}")
     data = bech32.convertbits(words, 5, 8, False)
     if data is None or len(data) != 32:
-        raise ValueError(f"not a valid {what}")
+        raise ValueError(f"not a valid {what}: it does not hold a 32-byte key")
     return bytes(data)
 
 
 def _raw_public(key: X25519PublicKey) -> bytes:
     return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def _wrap_key(shared_secret: bytes, share: bytes, recipient: bytes) -> ChaCha20Poly1305:
+    """Spec "X25519 recipient stanza": HKDF(shared secret, salt = share || recipient, info)."""
+    return ChaCha20Poly1305(hkdf(shared_secret, share + recipient, X25519_INFO))
 
 
 class X25519Recipient:
@@ -60,11 +67,19 @@ class X25519Recipient:
 
     @classmethod
     def from_string(cls, text: str) -> X25519Recipient:
-        raw = _bech32_decode(text, RECIPIENT_HRP, "age X25519 recipient (age1...)")
-        return cls(X25519PublicKey.from_public_bytes(raw))
+        what = "age X25519 recipient (age1...)"
+        public_key = X25519PublicKey.from_public_bytes(_bech32_decode(text, RECIPIENT_HRP, what))
+        try:  # a low-order point would make every wrap fail; say so when the key is configured
+            X25519PrivateKey.generate().exchange(public_key)
+        except ValueError:
+            raise ValueError(f"not a valid {what}: a low-order point") from None
+        return cls(public_key)
 
     def __str__(self) -> str:
         return _bech32_encode(RECIPIENT_HRP, self.public_bytes)
+
+    def __repr__(self) -> str:
+        return f"X25519Recipient({self})"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, X25519Recipient) and other.public_bytes == self.public_bytes
@@ -73,11 +88,11 @@ class X25519Recipient:
         return hash(self.public_bytes)
 
     def wrap(self, file_key: bytes, *, recording_id: str) -> Stanza:
+        # A fresh ephemeral secret per stanza and file (spec MUST).
         ephemeral = X25519PrivateKey.generate()
         share = _raw_public(ephemeral.public_key())
-        shared_secret = ephemeral.exchange(self.public_key)
-        wrap_key = hkdf(shared_secret, share + self.public_bytes, X25519_INFO)
-        body = ChaCha20Poly1305(wrap_key).encrypt(ZERO_NONCE, file_key, None)
+        aead = _wrap_key(ephemeral.exchange(self.public_key), share, self.public_bytes)
+        body = aead.encrypt(ZERO_NONCE, file_key, None)
         return Stanza(self.stanza_type, (b64encode(share).decode(),), body)
 
 
@@ -109,20 +124,28 @@ class X25519Identity:
 
     def unwrap(self, stanza: Stanza, *, recording_id: str) -> bytes | None:
         if stanza.type != X25519Recipient.stanza_type:
-            return None
-        if len(stanza.args) != 1 or len(stanza.body) != FILE_KEY_SIZE + 16:
+            return None  # spec: identities MUST ignore stanzas of other types
+        share = self._checked_share(stanza)
+        try:
+            shared_secret = self.private_key.exchange(X25519PublicKey.from_public_bytes(share))
+        except ValueError:  # an all-zero shared secret: spec says abort
+            raise TamperedError("the X25519 share is a low-order point") from None
+        aead = _wrap_key(shared_secret, share, self._recipient.public_bytes)
+        try:
+            return aead.decrypt(ZERO_NONCE, stanza.body, None)
+        except InvalidTag:
+            return None  # sealed to another X25519 recipient
+
+    @staticmethod
+    def _checked_share(stanza: Stanza) -> bytes:
+        """Spec: reject unless one more argument, a canonical 32-byte base64 share, and a body of
+        exactly 32 bytes, checked before decrypting (against partitioning oracle attacks)."""
+        if len(stanza.args) != 1 or len(stanza.body) != FILE_KEY_SIZE + TAG_SIZE:
             raise TamperedError("malformed X25519 stanza")
         share = b64decode(stanza.args[0].encode())
         if len(share) != 32:
             raise TamperedError("malformed X25519 stanza")
-        shared_secret = self.private_key.exchange(X25519PublicKey.from_public_bytes(share))
-        if shared_secret == bytes(32):
-            raise TamperedError("X25519 share is a low-order point")
-        wrap_key = hkdf(shared_secret, share + self._recipient.public_bytes, X25519_INFO)
-        try:
-            return ChaCha20Poly1305(wrap_key).decrypt(ZERO_NONCE, stanza.body, None)
-        except InvalidTag:
-            return None  # sealed to another X25519 recipient
+        return share
 
 
 class KmsRecipient:
@@ -131,11 +154,16 @@ class KmsRecipient:
     stanza_type = "aws-kms"
 
     def __init__(self, key_id: str, client: Any) -> None:
+        if not key_id or not all("\x21" <= ch <= "\x7e" for ch in key_id):
+            raise ValueError("a KMS key id must be printable ASCII without spaces (a header argument)")
         self.key_id, self.client = key_id, client
+
+    def __repr__(self) -> str:
+        return f"KmsRecipient({self.key_id!r})"
 
     def wrap(self, file_key: bytes, *, recording_id: str) -> Stanza:
         answer = self.client.encrypt(
-            KeyId=self.key_id, Plaintext=file_key, EncryptionContext={"recording_id": recording_id}
+            KeyId=self.key_id, Plaintext=file_key, EncryptionContext={KMS_CONTEXT_KEY: recording_id}
         )
         return Stanza(self.stanza_type, (self.key_id,), bytes(answer["CiphertextBlob"]))
 
@@ -149,56 +177,69 @@ class KmsIdentity:
     def unwrap(self, stanza: Stanza, *, recording_id: str) -> bytes | None:
         if stanza.type != KmsRecipient.stanza_type:
             return None
+        if len(stanza.args) != 1 or not stanza.body:
+            raise TamperedError("malformed aws-kms stanza")
         try:
             answer = self.client.decrypt(
-                CiphertextBlob=stanza.body, EncryptionContext={"recording_id": recording_id}
+                CiphertextBlob=stanza.body, EncryptionContext={KMS_CONTEXT_KEY: recording_id}
             )
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code in {"InvalidCiphertextException", "IncorrectKeyException"}:
+            # KMS answers InvalidCiphertextException both for altered blobs and for a blob bound
+            # to another recording id (the encryption context is authenticated data).
+            if error.response.get("Error", {}).get("Code") == "InvalidCiphertextException":
                 raise TamperedError("the aws-kms stanza does not belong to this recording") from None
             raise
-        file_key = bytes(answer["Plaintext"])
-        if len(file_key) != FILE_KEY_SIZE:
-            raise TamperedError("the aws-kms stanza holds no age file key")
-        return file_key
+        return bytes(answer["Plaintext"])
 
 
 # --- key files -----------------------------------------------------------------------------------
 
 
 class KeyFileError(Exception):
-    """A key file is missing, malformed or too widely readable."""
+    """A key file is missing, malformed or accessible to others."""
+
+
+_GROUP_OTHER_RW = stat.S_IRGRP | stat.S_IWGRP | stat.S_IROTH | stat.S_IWOTH
 
 
 def write_identity_file(path: Path, identity: X25519Identity) -> None:
-    """Write an identity in age-keygen's format, created 0600 (never replacing an existing file)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    text = (
-        f"# created: {datetime.now(UTC).replace(microsecond=0).isoformat()}\n"
-        f"# public key: {identity.recipient()}\n"
-        f"{identity}\n"
-    )
+    """Write an identity in age-keygen's format, mode 0600, never replacing an existing file."""
+    _make_private_dir(path.parent)
+    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # RFC 3339, as age-keygen writes
+    text = f"# created: {created}\n# public key: {identity.recipient()}\n{identity}\n"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
+    try:
+        os.fchmod(fd, 0o600)  # exact, whatever the umask
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _make_private_dir(directory: Path) -> None:
+    """Create missing directories 0700; an existing directory is the operator's and left as is."""
+    if directory.is_dir():
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
 
 
 def read_identity_file(path: Path) -> list[X25519Identity]:
     """Identities from an age identity file; refused unless only its owner can read or write it."""
     try:
-        mode = path.stat().st_mode
-    except FileNotFoundError as error:
-        raise KeyFileError(f"identity file {path} does not exist") from error
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise KeyFileError(
-            f"identity file {path} is accessible to others (mode {mode & 0o777:o}); chmod 600 it"
-        )
+        with open(path, "rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode  # of the file actually read, not a racing one
+            if mode & _GROUP_OTHER_RW:
+                raise KeyFileError(
+                    f"identity file {path} is accessible to group or others (mode {mode & 0o777:o}); "
+                    "chmod 600 it"
+                )
+            text = handle.read().decode("utf-8", errors="replace")
+    except OSError as error:
+        raise KeyFileError(f"cannot read identity file {path}: {error.strerror}") from error
     identities = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
+    for number, line in _key_lines(text):
         try:
             identities.append(X25519Identity.from_string(line))
         except ValueError as error:
@@ -209,18 +250,24 @@ def read_identity_file(path: Path) -> list[X25519Identity]:
 
 
 def read_recipients_file(path: Path) -> list[X25519Recipient]:
+    """Recipients, one `age1...` a line; OSError if unreadable, ValueError naming a bad line."""
     recipients = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        line = line.strip()
-        if line and not line.startswith("#"):
-            try:
-                recipients.append(X25519Recipient.from_string(line))
-            except ValueError as error:
-                raise ValueError(f"{path} line {number}: {error}") from None
+    for number, line in _key_lines(path.read_text()):
+        try:
+            recipients.append(X25519Recipient.from_string(line))
+        except ValueError as error:
+            raise ValueError(f"{path} line {number}: {error}") from None
     return recipients
 
 
 def write_recipients_file(path: Path, recipients: Sequence[X25519Recipient]) -> None:
+    """Public keys only: world-readable (0644) on purpose."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"{r}\n" for r in recipients))
+    path.write_text("".join(f"{recipient}\n" for recipient in recipients))
     path.chmod(0o644)
+
+
+def _key_lines(text: str) -> list[tuple[int, str]]:
+    """(line number, content) of the lines holding keys: comments and blank lines skipped."""
+    lines = ((number, line.strip()) for number, line in enumerate(text.splitlines(), start=1))
+    return [(number, line) for number, line in lines if line and not line.startswith("#")]

@@ -351,19 +351,18 @@ class PayloadReader:
 
     def iter_all(self) -> Iterator[bytes]:
         if self.plaintext_size == 0:
-            self._open_batch(0, 1)  # still authenticate the empty final chunk
+            for _ in self._open_batch(0, 1):  # still authenticate the empty final chunk
+                pass
             return
         yield from self.iter_range(0, self.plaintext_size)
 
-    def _open_batch(self, first: int, count: int) -> list[tuple[int, bytes]]:
-        """Chunks first..first+count-1, fetched in one read and all authenticated."""
+    def _open_batch(self, first: int, count: int) -> Iterator[tuple[int, bytes]]:
+        """Chunks first..first+count-1, fetched in one read, each authenticated as it is reached."""
         sealed = self._fetch(first, count)
         aead = self._cipher()
-        opened = []
         for i, index in enumerate(range(first, first + count)):
             piece = sealed[i * SEALED_CHUNK_SIZE : (i + 1) * SEALED_CHUNK_SIZE]
-            opened.append((index, _open_chunk(aead, index, piece, last=index == self._last_index)))
-        return opened
+            yield index, _open_chunk(aead, index, piece, last=index == self._last_index)
 
     def _fetch(self, first: int, count: int) -> memoryview:
         offset = chunk_offset(first)
