@@ -78,7 +78,8 @@ def test_ingest_works_while_redis_is_down_and_the_purge_catches_up(
             cwd=ROOT, env=env, start_new_session=True, stderr=subprocess.DEVNULL,
         ),
         subprocess.Popen(
-            [*celery, "worker", "--loglevel", "ERROR", "--concurrency", "1", "--without-mingle", "--without-gossip"],
+            [*celery, "worker", "--loglevel", "ERROR", "--concurrency", "1",
+             "--without-mingle", "--without-gossip"],
             cwd=ROOT, env=env, start_new_session=True, stderr=subprocess.DEVNULL,
         ),
     ]  # fmt: skip

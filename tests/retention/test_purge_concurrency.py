@@ -64,13 +64,13 @@ def test_two_beats_and_two_workers_purge_each_recording_once(
         for n in range(2)
     ]
     workers = [
-        [*celery, "worker", "--loglevel", "WARNING", "--concurrency", "2", "--without-mingle", "--without-gossip",
+        [*celery, "worker", "--loglevel", "WARNING", "--concurrency", "2",
+         "--without-mingle", "--without-gossip",
          "--hostname", f"purge-{n}@%h"]
         for n in range(2)
     ]  # fmt: skip
     processes = [
-        subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-        for command in beats + workers
+        subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True) for command in beats + workers
     ]
     try:
         deadline = time.monotonic() + 120
