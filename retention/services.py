@@ -153,7 +153,3 @@ def _run_batches(
             progress(len(claimed), purged)
         if not claimed and not purged:
             return
-
-
-def recent_purge_runs(*, limit: int = 50) -> QuerySet[PurgeRun]:
-    return PurgeRun.objects.all()[:limit]

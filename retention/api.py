@@ -1,0 +1,54 @@
+"""Retention API for staff: the record of purge runs (auditors and operators)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import authentication, permissions, serializers
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from recorder.api import ERROR
+from retention.models import PurgeRun
+from retention.selectors import purge_runs
+
+
+class CanViewPurgeRuns(permissions.BasePermission):
+    """Staff holding `retention.view_purgerun` (auditors, operators); never a recorder token."""
+
+    def has_permission(self, request: Request, view: object) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.has_perm("retention.view_purgerun"))
+
+
+class PurgeRunOut(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = PurgeRun
+        fields = [
+            "id",
+            "trigger",
+            "dry_run",
+            "started_at",
+            "finished_at",
+            "shredded",
+            "purged",
+            "skipped_held",
+            "failed",
+            "errors",
+        ]
+
+
+class PurgeRunListView(APIView):
+    authentication_classes = [authentication.SessionAuthentication]
+    permission_classes = [CanViewPurgeRuns]
+
+    @extend_schema(
+        operation_id="list_purge_runs",
+        responses={200: PurgeRunOut(many=True), 401: ERROR, 403: ERROR},
+        summary="Purge runs, newest first: counts shredded, purged, held back and failed",
+    )
+    def get(self, request: Request) -> Response:
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(purge_runs(), request, view=self)
+        return paginator.get_paginated_response(PurgeRunOut(page, many=True).data)
