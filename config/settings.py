@@ -151,6 +151,8 @@ S3_BUCKET = env.str("S3_BUCKET", default="")
 S3_ENDPOINT_URL = env.str("S3_ENDPOINT_URL", default="") or None
 S3_REGION = env.str("S3_REGION", default=env.str("AWS_DEFAULT_REGION", default="us-east-1"))
 S3_PART_SIZE = env.int("S3_PART_SIZE", default=8 * 1024 * 1024)
+# GOVERNANCE or COMPLIANCE: retain each payload until its expires_at (bucket with Object Lock).
+S3_OBJECT_LOCK_MODE = env.str("S3_OBJECT_LOCK_MODE", default="")
 
 # Age recipients used by ingest: public keys only. AGE_RECIPIENTS is a comma-separated list of
 # age1... strings; AGE_RECIPIENTS_FILE a file of them, one a line. KMS_KEY_ID adds an aws-kms

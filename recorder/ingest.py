@@ -285,13 +285,16 @@ def _heartbeat(recording: Recording) -> None:
 def _lock(
     recording: Recording, sealer: Sealer, sha256_digest: bytes, recipients: list[str], actor: Actor
 ) -> None:
+    now = timezone.now()
+    expires_at = expiry_for(received_at=now)
+    # Storage-side guard (S3 Object Lock, when configured): nobody deletes the evidence early.
+    get_store().protect(recording.object_key, until=expires_at)
     with transaction.atomic():
         current = Recording.objects.select_for_update().filter(
             pk=recording.pk, state=Recording.State.RECEIVING
         )
         if not current.exists():
             raise Conflict("The upload was abandoned by the server; send it again.", code="upload_abandoned")
-        now = timezone.now()
         recording.header = sealer.header
         recording.size = sealer.plaintext_size
         recording.payload_size = sealer.payload_size
@@ -299,7 +302,7 @@ def _lock(
         recording.recipients = recipients
         recording.received_at = now
         recording.last_activity_at = now
-        recording.expires_at = expiry_for(received_at=now)
+        recording.expires_at = expires_at
         recording.state = Recording.State.LOCKED
         recording.save()
         record_event(

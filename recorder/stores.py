@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,6 +40,8 @@ class ObjectStore(Protocol):
     def size(self, key: str) -> int | None: ...
     def delete_many(self, keys: Sequence[str]) -> list[str]: ...
     def discard(self, key: str) -> None: ...
+    def protect(self, key: str, *, until: datetime) -> None: ...
+    def set_legal_hold(self, key: str, *, on: bool) -> None: ...
 
 
 # --- local folder --------------------------------------------------------------------------------
@@ -133,6 +136,12 @@ class LocalFolderStore:
         for partial in path.parent.glob(f"{path.name}.*.partial"):
             partial.unlink(missing_ok=True)
 
+    def protect(self, key: str, *, until: datetime) -> None:
+        """A folder offers no retention lock: the purge and the database are the only guards."""
+
+    def set_legal_hold(self, key: str, *, on: bool) -> None:
+        """A folder offers no legal hold: the database hold alone keeps the purge away."""
+
     def keys(self) -> Iterable[str]:
         """Every committed or staged object (for tests and reconciliation)."""
         if not self.root.exists():
@@ -206,12 +215,49 @@ class S3Writer:
 
 
 class S3Store:
-    """Objects in an S3 bucket (AWS or any S3-compatible endpoint)."""
+    """Objects in an S3 bucket (AWS or any S3-compatible endpoint).
 
-    def __init__(self, client: Any, bucket: str, part_size: int) -> None:
+    With `lock_mode` (GOVERNANCE or COMPLIANCE; the bucket must have Object Lock enabled, hence
+    versioning) each payload is retained until its `expires_at` and legal holds are mirrored
+    onto it; deletion then removes every version of the key, not only the current one.
+    """
+
+    def __init__(self, client: Any, bucket: str, part_size: int, lock_mode: str = "") -> None:
         if part_size < 5 * 1024 * 1024:
             raise ValueError("S3 multipart parts must be at least 5 MiB")
-        self.client, self.bucket, self.part_size = client, bucket, part_size
+        if lock_mode not in {"", "GOVERNANCE", "COMPLIANCE"}:
+            raise ValueError("S3_OBJECT_LOCK_MODE must be GOVERNANCE, COMPLIANCE or empty")
+        self.client, self.bucket, self.part_size, self.lock_mode = client, bucket, part_size, lock_mode
+
+    def protect(self, key: str, *, until: datetime) -> None:
+        if not self.lock_mode:
+            return
+        try:
+            self.client.put_object_retention(
+                Bucket=self.bucket, Key=key, Retention={"Mode": self.lock_mode, "RetainUntilDate": until}
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise StoreError(f"S3 object lock failed: {error}") from error
+
+    def set_legal_hold(self, key: str, *, on: bool) -> None:
+        if not self.lock_mode:
+            return
+        try:
+            self.client.put_object_legal_hold(
+                Bucket=self.bucket, Key=key, LegalHold={"Status": "ON" if on else "OFF"}
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise StoreError(f"S3 legal hold failed: {error}") from error
+
+    def _versions(self, keys: Sequence[str]) -> list[dict[str, str]]:
+        """Every version of the keys (Object Lock buckets keep old versions after a plain delete)."""
+        found: list[dict[str, str]] = []
+        for key in keys:
+            answer = self.client.list_object_versions(Bucket=self.bucket, Prefix=key)
+            for item in answer.get("Versions", []) + answer.get("DeleteMarkers", []):
+                if item["Key"] == key:
+                    found.append({"Key": key, "VersionId": item["VersionId"]})
+        return found
 
     def open_writer(self, key: str) -> S3Writer:
         return S3Writer(self.client, self.bucket, key, self.part_size)
@@ -246,17 +292,22 @@ class S3Store:
 
     def delete_many(self, keys: Sequence[str]) -> list[str]:
         """Delete in DeleteObjects batches; returns the keys S3 confirmed deleted."""
-        deleted: list[str] = []
-        for start in range(0, len(keys), DELETE_BATCH):
-            batch = keys[start : start + DELETE_BATCH]
-            try:
+        deleted: set[str] = set()
+        failed: set[str] = set()
+        try:
+            objects = self._versions(keys) if self.lock_mode else [{"Key": k} for k in keys]
+            for start in range(0, len(objects), DELETE_BATCH):
+                batch = objects[start : start + DELETE_BATCH]
                 answer = self.client.delete_objects(
-                    Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": False}
+                    Bucket=self.bucket, Delete={"Objects": batch, "Quiet": False}
                 )
-            except (ClientError, BotoCoreError) as error:
-                raise StoreError(f"S3 delete failed: {error}") from error
-            deleted.extend(item["Key"] for item in answer.get("Deleted", []))
-        return deleted
+                deleted.update(item["Key"] for item in answer.get("Deleted", []))
+                failed.update(item["Key"] for item in answer.get("Errors", []))
+        except (ClientError, BotoCoreError) as error:
+            raise StoreError(f"S3 delete failed: {error}") from error
+        if self.lock_mode:  # a key no version was listed for is gone already
+            deleted.update(set(keys) - {o["Key"] for o in objects})
+        return [key for key in keys if key in deleted and key not in failed]
 
     def discard(self, key: str) -> None:
         try:
@@ -292,14 +343,14 @@ def s3_client(endpoint_url: str | None, region: str) -> Any:
 
 @cache
 def _store_for(
-    kind: str, location: str, part_size: int, endpoint_url: str | None, region: str
+    kind: str, location: str, part_size: int, endpoint_url: str | None, region: str, lock_mode: str
 ) -> ObjectStore:
     if kind == "local":
         return LocalFolderStore(Path(location))
     if kind == "s3":
         if not location:
             raise StoreError("OBJECT_STORE is s3 but S3_BUCKET is not set")
-        return S3Store(s3_client(endpoint_url, region), location, part_size)
+        return S3Store(s3_client(endpoint_url, region), location, part_size, lock_mode)
     raise StoreError(f"unknown OBJECT_STORE {kind!r}: use 'local' or 's3'")
 
 
@@ -307,4 +358,11 @@ def get_store() -> ObjectStore:
     """The store chosen by configuration (OBJECT_STORE), built once per process and settings."""
     kind = settings.OBJECT_STORE
     location = str(settings.LOCAL_STORE_DIR) if kind == "local" else settings.S3_BUCKET
-    return _store_for(kind, location, settings.S3_PART_SIZE, settings.S3_ENDPOINT_URL, settings.S3_REGION)
+    return _store_for(
+        kind,
+        location,
+        settings.S3_PART_SIZE,
+        settings.S3_ENDPOINT_URL,
+        settings.S3_REGION,
+        settings.S3_OBJECT_LOCK_MODE,
+    )

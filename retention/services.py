@@ -8,6 +8,7 @@ purged, pseudonymise the session and write the ledger event. The mechanics of ea
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -22,9 +23,11 @@ from audit.services import Actor, record_event
 from config.errors import Conflict, NotFound
 from recorder import shredding
 from recorder.models import Recording, Session
-from recorder.stores import get_store
+from recorder.stores import StoreError, get_store
 from retention.models import LegalHold, PurgeRun
 from retention.periods import add_period
+
+logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]  # (shredded in this batch, purged in this batch)
 
@@ -55,6 +58,9 @@ def place_legal_hold(
         )
         hold.full_clean()
         hold.save()
+        if recording is not None:
+            key = recording.object_key
+            transaction.on_commit(lambda: _mirror_legal_hold(key, on=True))
         record_event(
             action="legal_hold.placed",
             actor=actor,
@@ -77,6 +83,11 @@ def release_legal_hold(*, hold_id: uuid.UUID | str, actor: Actor) -> LegalHold:
         hold.released_at = timezone.now()
         hold.released_by = actor.label
         hold.save(update_fields=["released_at", "released_by"])
+        recording = Recording.objects.filter(session_id=hold.session_id).first()
+        still_held = LegalHold.objects.filter(session_id=hold.session_id, released_at__isnull=True).exists()
+        if recording is not None and not still_held:
+            key = recording.object_key
+            transaction.on_commit(lambda: _mirror_legal_hold(key, on=False))
         record_event(
             action="legal_hold.released",
             actor=actor,
@@ -85,6 +96,14 @@ def release_legal_hold(*, hold_id: uuid.UUID | str, actor: Actor) -> LegalHold:
             details={"hold": str(hold.id)},
         )
     return hold
+
+
+def _mirror_legal_hold(key: str, *, on: bool) -> None:
+    """Mirror a hold onto the stored object (S3 Object Lock); the database hold is what the purge obeys."""
+    try:
+        get_store().set_legal_hold(key, on=on)
+    except StoreError as error:
+        logger.error("legal hold %s not mirrored onto %s: %s", "on" if on else "off", key, error)
 
 
 def purge_expired(
