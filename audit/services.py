@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
@@ -67,6 +69,18 @@ def _check_details(details: Any, path: str = "details") -> None:
             _check_details(item, path)
 
 
+@dataclass(frozen=True)
+class Event:
+    """One entry to append (see `record_events`)."""
+
+    action: str
+    actor: Actor
+    details: dict[str, Any] | None = None
+    recording_id: uuid.UUID | str | None = None
+    session_id: uuid.UUID | str | None = None
+    case_id: uuid.UUID | str | None = None
+
+
 def record_event(
     *,
     action: str,
@@ -77,30 +91,47 @@ def record_event(
     case_id: uuid.UUID | str | None = None,
 ) -> LedgerEntry:
     """Append one entry. Never pass content, keys, tokens, passwords or raw customer references."""
-    if not _ACTION.match(action):
-        raise ValueError(f"ledger action {action!r} must be dotted lowercase, e.g. recording.ingested")
-    details = dict(details or {})
-    _check_details(details)
-    canonical_bytes(details)  # refuses anything not JSON-serialisable before a lock is taken
+    event = Event(action, actor, details, recording_id, session_id, case_id)
+    [entry] = record_events([event])
+    return entry
+
+
+def record_events(events: Sequence[Event]) -> list[LedgerEntry]:
+    """Append several entries with consecutive seq under one lock and one INSERT (purge batches)."""
+    for event in events:
+        if not _ACTION.match(event.action):
+            raise ValueError(
+                f"ledger action {event.action!r} must be dotted lowercase, e.g. recording.ingested"
+            )
+        _check_details(event.details or {})
+        canonical_bytes(event.details or {})  # refuses anything not JSON-serialisable before the lock
+    if not events:
+        return []
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK_KEY])
         last = LedgerEntry.objects.aggregate(last=Max("seq"))["last"] or 0
-        entry = LedgerEntry(
-            seq=last + 1,
-            recorded_at=timezone.now(),
-            actor_kind=actor.kind,
-            actor_id=actor.id,
-            actor_label=actor.label,
-            action=action,
-            recording_id=_uuid(recording_id),
-            session_id=_uuid(session_id),
-            case_id=_uuid(case_id),
-            details=details,
-        )
-        entry.leaf_hash = leaf_hash(canonical_bytes(entry_fields(entry)))
-        entry.save(force_insert=True)
+        now = timezone.now()
+        entries = [_entry(event, seq=last + n, recorded_at=now) for n, event in enumerate(events, start=1)]
+        LedgerEntry.objects.bulk_create(entries)
+    return entries
+
+
+def _entry(event: Event, *, seq: int, recorded_at: datetime) -> LedgerEntry:
+    entry = LedgerEntry(
+        seq=seq,
+        recorded_at=recorded_at,
+        actor_kind=event.actor.kind,
+        actor_id=event.actor.id,
+        actor_label=event.actor.label,
+        action=event.action,
+        recording_id=_uuid(event.recording_id),
+        session_id=_uuid(event.session_id),
+        case_id=_uuid(event.case_id),
+        details=dict(event.details or {}),
+    )
+    entry.leaf_hash = leaf_hash(canonical_bytes(entry_fields(entry)))
     return entry
 
 

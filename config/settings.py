@@ -175,7 +175,7 @@ RECORDING_RETENTION = env.str("RECORDING_RETENTION", default="P3M")
 # A `receiving` upload with no progress for this long is abandoned: the reconciler removes it.
 UPLOAD_STALE_AFTER_SECONDS = env.int("UPLOAD_STALE_AFTER_SECONDS", default=15 * 60)
 PURGE_EVERY_SECONDS = env.int("PURGE_EVERY_SECONDS", default=15 * 60)
-PURGE_BATCH_SIZE = env.int("PURGE_BATCH_SIZE", default=500)
+PURGE_BATCH_SIZE = env.int("PURGE_BATCH_SIZE", default=1000)  # one S3 DeleteObjects call
 # Keyed fingerprints (idempotent re-upload) and pseudonyms use keys derived from this secret.
 VAULT_HASH_KEY = env.str("VAULT_HASH_KEY", default="") or _embedded_secret("vault-hash-key")
 

@@ -10,6 +10,7 @@ exactly once however many workers run: rows are claimed with `SELECT ... FOR UPD
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from audit.services import Actor, record_event
+from audit.services import Actor, Event, record_events
 from recorder.models import Recording, Session
 from recorder.pseudonyms import pseudonym
 from recorder.stores import ObjectStore, StoreError
@@ -58,19 +59,15 @@ def shred_expired(
         )
         if not claimed:
             return []
-        shredded_at = timezone.now()
         Recording.objects.filter(id__in=[r.id for r in claimed], state=Recording.State.LOCKED).update(
-            header=None, state=Recording.State.SHREDDED, shredded_at=shredded_at
+            header=None, state=Recording.State.SHREDDED, shredded_at=timezone.now()
         )
-        for recording in claimed:
-            record_event(
-                action="recording.shredded",
-                actor=actor,
-                recording_id=recording.id,
-                session_id=recording.session_id,
-                details={"reason": "retention_expired"},
-            )
-            recording.state = Recording.State.SHREDDED
+        record_events(
+            [
+                Event("recording.shredded", actor, {"reason": "retention_expired"}, r.id, r.session_id)
+                for r in claimed
+            ]
+        )
     return claimed
 
 
@@ -85,7 +82,7 @@ def delete_shredded_payloads(*, store: ObjectStore, limit: int, actor: Actor) ->
         claimed = list(
             Recording.objects.filter(state=Recording.State.SHREDDED)
             .select_for_update(skip_locked=True, of=("self",))
-            .select_related("session")
+            .only("id", "session_id", "object_key")
             .order_by("shredded_at", "id")[:limit]
         )
         if not claimed:
@@ -97,40 +94,32 @@ def delete_shredded_payloads(*, store: ObjectStore, limit: int, actor: Actor) ->
             outcome.failed = len(claimed)
             outcome.errors.append(str(error))
             return outcome
-        purged_at = timezone.now()
-        for recording in claimed:
-            if recording.object_key not in deleted:
-                outcome.failed += 1
-                continue
-            _mark_purged(recording, purged_at=purged_at, actor=actor)
-            outcome.purged += 1
+        gone = [r for r in claimed if r.object_key in deleted]
+        outcome.failed = len(claimed) - len(gone)
+        _mark_purged(gone, actor=actor)
+        outcome.purged = len(gone)
         if outcome.failed:
             outcome.errors.append(f"the store did not confirm {outcome.failed} deletion(s)")
     return outcome
 
 
-def _mark_purged(recording: Recording, *, purged_at: datetime, actor: Actor) -> None:
-    Recording.objects.filter(pk=recording.pk, state=Recording.State.SHREDDED).update(
+def _mark_purged(recordings: list[Recording], *, actor: Actor) -> None:
+    """Mark purged, pseudonymise their sessions and ledger it: three statements for the batch."""
+    if not recordings:
+        return
+    purged_at = timezone.now()
+    Recording.objects.filter(id__in=[r.id for r in recordings], state=Recording.State.SHREDDED).update(
         state=Recording.State.PURGED, purged_at=purged_at
     )
-    pseudonymise_session(recording.session)
-    record_event(
-        action="recording.purged",
-        actor=actor,
-        recording_id=recording.id,
-        session_id=recording.session_id,
-        details={"purged_at": purged_at.isoformat()},
-    )
+    pseudonymise_sessions([r.session_id for r in recordings])
+    details = {"purged_at": purged_at.isoformat()}
+    record_events([Event("recording.purged", actor, details, r.id, r.session_id) for r in recordings])
 
 
-def pseudonymise_session(session: Session) -> None:
-    """Erase the raw customer and agent references; the keyed hashes (kept from registration) remain."""
-    hashes = {
-        "customer_ref_hash": session.customer_ref_hash
-        or pseudonym(session.customer_ref or "", purpose="customer_ref"),
-        "agent_ref_hash": session.agent_ref_hash or pseudonym(session.agent_ref or "", purpose="agent_ref"),
-    }
-    Session.objects.filter(pk=session.pk).update(customer_ref=None, agent_ref=None, **hashes)
+def pseudonymise_sessions(session_ids: list[uuid.UUID]) -> None:
+    """Erase the raw customer and agent references. The keyed hashes, computed at registration,
+    remain: a later complaint still finds the tombstone by the customer's reference."""
+    Session.objects.filter(id__in=session_ids).update(customer_ref=None, agent_ref=None)
 
 
 def sessions_for_customer(customer_ref: str) -> QuerySet[Session]:

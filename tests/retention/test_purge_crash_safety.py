@@ -31,7 +31,7 @@ def die(*args, **kwargs):
 
 point = sys.argv[1]
 if point == "inside_shred_transaction":      # claimed, headers erased, not yet committed
-    shredding.record_event = die
+    shredding.record_events = die
 elif point == "after_shred":                 # shred committed, payloads not yet deleted
     shredding.delete_shredded_payloads = die
 elif point == "after_payload_delete":        # objects deleted, rows not yet marked purged
