@@ -19,9 +19,12 @@ def timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_bytes(fields: Mapping[str, Any]) -> bytes:
     """JSON with sorted keys and no white space, UTF-8: the same entry always gives the same bytes."""
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(fields).encode()
 
 
 def leaf_hash(canonical: bytes) -> bytes:
@@ -32,15 +35,38 @@ def _id(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+COLUMNS = (
+    "seq", "recorded_at", "actor_kind", "actor_id", "actor_label", "action",
+    "recording_id", "session_id", "case_id", "details",
+)  # fmt: skip
+
+
+def hashed_fields(
+    *,
+    seq: int,
+    recorded_at: datetime,
+    actor_kind: str,
+    actor_id: str,
+    actor_label: str,
+    action: str,
+    recording_id: Any,
+    session_id: Any,
+    case_id: Any,
+    details: Any,
+) -> dict[str, Any]:
+    """The fields a leaf hash covers, from the ledger's columns: the one definition of an entry."""
+    return {
+        "seq": int(seq),
+        "recorded_at": timestamp(recorded_at),
+        "actor": {"kind": actor_kind, "id": actor_id, "label": actor_label},
+        "action": action,
+        "recording_id": _id(recording_id),
+        "session_id": _id(session_id),
+        "case_id": _id(case_id),
+        "details": details,
+    }
+
+
 def entry_fields(entry: Any) -> dict[str, Any]:
     """The hashed fields of a ledger entry (a LedgerEntry or anything with those attributes)."""
-    return {
-        "seq": int(entry.seq),
-        "recorded_at": timestamp(entry.recorded_at),
-        "actor": {"kind": entry.actor_kind, "id": entry.actor_id, "label": entry.actor_label},
-        "action": entry.action,
-        "recording_id": _id(entry.recording_id),
-        "session_id": _id(entry.session_id),
-        "case_id": _id(entry.case_id),
-        "details": entry.details,
-    }
+    return hashed_fields(**{column: getattr(entry, column) for column in COLUMNS})

@@ -12,14 +12,13 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from audit.canonical import canonical_bytes, entry_fields, leaf_hash
+from audit.canonical import COLUMNS, canonical_bytes, hashed_fields, leaf_hash
 from audit.models import LedgerEntry
 
 # An arbitrary, fixed 64-bit key for pg_advisory_xact_lock: "ledger" in ASCII.
@@ -92,47 +91,74 @@ def record_event(
 ) -> LedgerEntry:
     """Append one entry. Never pass content, keys, tokens, passwords or raw customer references."""
     event = Event(action, actor, details, recording_id, session_id, case_id)
-    [entry] = record_events([event])
+    with transaction.atomic():
+        [row] = _rows([event], last_seq=_lock_and_last_seq())
+        entry = LedgerEntry(**row)
+        entry.save(force_insert=True)
     return entry
 
 
-def record_events(events: Sequence[Event]) -> list[LedgerEntry]:
-    """Append several entries with consecutive seq under one lock and one INSERT (purge batches)."""
-    for event in events:
+def record_events(events: Sequence[Event]) -> int:
+    """Append several entries with consecutive seq under one lock (purge batches): on PostgreSQL
+    with one COPY, elsewhere one multi-row INSERT. Returns the last seq appended (0 if none)."""
+    if not events:
+        return 0
+    with transaction.atomic():
+        last = _lock_and_last_seq()
+        rows = _rows(events, last_seq=last)
+        if connection.vendor == "postgresql":
+            _copy_into_ledger(rows)
+        else:
+            LedgerEntry.objects.bulk_create([LedgerEntry(**row) for row in rows])
+    return last + len(rows)
+
+
+def _lock_and_last_seq() -> int:
+    """Serialise appends until the caller's transaction ends, and read the last seq."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK_KEY])
+    return int(LedgerEntry.objects.aggregate(last=Max("seq"))["last"] or 0)
+
+
+def _rows(events: Sequence[Event], *, last_seq: int) -> list[dict[str, Any]]:
+    """Column values of each entry, its leaf hash included; refuses bad actions and details."""
+    now = timezone.now()
+    rows = []
+    for seq, event in enumerate(events, start=last_seq + 1):
         if not _ACTION.match(event.action):
             raise ValueError(
                 f"ledger action {event.action!r} must be dotted lowercase, e.g. recording.ingested"
             )
-        _check_details(event.details or {})
-        canonical_bytes(event.details or {})  # refuses anything not JSON-serialisable before the lock
-    if not events:
-        return []
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK_KEY])
-        last = LedgerEntry.objects.aggregate(last=Max("seq"))["last"] or 0
-        now = timezone.now()
-        entries = [_entry(event, seq=last + n, recorded_at=now) for n, event in enumerate(events, start=1)]
-        LedgerEntry.objects.bulk_create(entries)
-    return entries
+        details = dict(event.details or {})
+        _check_details(details)
+        row: dict[str, Any] = {
+            "seq": seq,
+            "recorded_at": now,
+            "actor_kind": event.actor.kind,
+            "actor_id": event.actor.id,
+            "actor_label": event.actor.label,
+            "action": event.action,
+            "recording_id": _uuid(event.recording_id),
+            "session_id": _uuid(event.session_id),
+            "case_id": _uuid(event.case_id),
+            "details": details,
+        }
+        row["leaf_hash"] = leaf_hash(canonical_bytes(hashed_fields(**row)))
+        rows.append(row)
+    return rows
 
 
-def _entry(event: Event, *, seq: int, recorded_at: datetime) -> LedgerEntry:
-    entry = LedgerEntry(
-        seq=seq,
-        recorded_at=recorded_at,
-        actor_kind=event.actor.kind,
-        actor_id=event.actor.id,
-        actor_label=event.actor.label,
-        action=event.action,
-        recording_id=_uuid(event.recording_id),
-        session_id=_uuid(event.session_id),
-        case_id=_uuid(event.case_id),
-        details=dict(event.details or {}),
-    )
-    entry.leaf_hash = leaf_hash(canonical_bytes(entry_fields(entry)))
-    return entry
+def _copy_into_ledger(rows: list[dict[str, Any]]) -> None:
+    """COPY takes a purge batch's thousand entries in a fraction of the time of a multi-row
+    INSERT with 11,000 parameters (built, sent and parsed)."""
+    from psycopg.types.json import Jsonb
+
+    columns = (*COLUMNS, "leaf_hash")
+    statement = f"COPY {LedgerEntry._meta.db_table} ({', '.join(columns)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([Jsonb(row[c]) if c == "details" else row[c] for c in columns])
 
 
 def _uuid(value: uuid.UUID | str | None) -> uuid.UUID | None:

@@ -124,6 +124,11 @@ class Recording(models.Model):
     purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        # The purge claims by state in expiry order, then shredded rows in shredding order.
+        indexes = [
+            models.Index(fields=["state", "expires_at", "id"], name="recording_purge_due"),
+            models.Index(fields=["state", "shredded_at", "id"], name="recording_purge_shredded"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~models.Q(state="locked")

@@ -27,6 +27,20 @@ from recorder.stores import ObjectStore, StoreError
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """What a purge step needs of a claimed recording (plain values: no model instances)."""
+
+    id: uuid.UUID
+    session_id: uuid.UUID
+    object_key: str
+
+
+def _claim(rows: QuerySet[Recording], limit: int) -> list[Claimed]:
+    locked = rows.select_for_update(skip_locked=True, of=("self",))[:limit]
+    return [Claimed(*row) for row in locked.values_list("id", "session_id", "object_key")]
+
+
 @dataclass
 class DeletionOutcome:
     purged: int = 0
@@ -45,18 +59,14 @@ def expired(*, now: datetime, held_session_ids: QuerySet[Any, Any]) -> QuerySet[
 
 def shred_expired(
     *, now: datetime, held_session_ids: QuerySet[Any, Any], limit: int, actor: Actor
-) -> list[Recording]:
+) -> list[Claimed]:
     """Claim up to `limit` expired, unheld recordings and erase their headers, in one transaction.
 
     Erasing the header destroys the only wrapped copy of the file key: from this commit on no
     copy of the payload, in the store or in any backup, can be decrypted.
     """
     with transaction.atomic():
-        claimed = list(
-            expired(now=now, held_session_ids=held_session_ids)
-            .select_for_update(skip_locked=True, of=("self",))
-            .only("id", "session_id", "object_key", "state")[:limit]
-        )
+        claimed = _claim(expired(now=now, held_session_ids=held_session_ids), limit)
         if not claimed:
             return []
         Recording.objects.filter(id__in=[r.id for r in claimed], state=Recording.State.LOCKED).update(
@@ -79,12 +89,8 @@ def delete_shredded_payloads(*, store: ObjectStore, limit: int, actor: Actor) ->
     """
     outcome = DeletionOutcome()
     with transaction.atomic():
-        claimed = list(
-            Recording.objects.filter(state=Recording.State.SHREDDED)
-            .select_for_update(skip_locked=True, of=("self",))
-            .only("id", "session_id", "object_key")
-            .order_by("shredded_at", "id")[:limit]
-        )
+        shredded = Recording.objects.filter(state=Recording.State.SHREDDED).order_by("shredded_at", "id")
+        claimed = _claim(shredded, limit)
         if not claimed:
             return outcome
         try:
@@ -103,7 +109,7 @@ def delete_shredded_payloads(*, store: ObjectStore, limit: int, actor: Actor) ->
     return outcome
 
 
-def _mark_purged(recordings: list[Recording], *, actor: Actor) -> None:
+def _mark_purged(recordings: list[Claimed], *, actor: Actor) -> None:
     """Mark purged, pseudonymise their sessions and ledger it: three statements for the batch."""
     if not recordings:
         return

@@ -1,0 +1,202 @@
+"""Purge benchmark: `manage.py purge_expired` on PostgreSQL with the S3 store (moto's server over
+HTTP) against a bare script that deletes the same number of keys with DeleteObjects (1000 a call)
+and updates the same number of rows with one SQL statement per batch, in the same run.
+
+Prints recordings per second (median of --runs), the ratio vault/bare, and the purge process's
+peak RSS for a small and the full count (memory must stay flat). Needs DATABASE_URL pointing at
+a PostgreSQL server; it creates and drops its own scratch database there.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/purge.py --count 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SCRATCH_DB = "vault_bench_purge"
+BUCKET = "vault-bench"
+BATCH = 1000
+
+
+def scratch_url(base: str) -> str:
+    parsed = urlparse(base)
+    return urlunparse(parsed._replace(path=f"/{SCRATCH_DB}"))
+
+
+def recreate_database(base: str) -> None:
+    import psycopg
+
+    admin = urlunparse(urlparse(base)._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {SCRATCH_DB}")
+
+
+def start_moto() -> tuple[subprocess.Popen[bytes], str]:
+    from tests.conftest import MOTO_CREDENTIALS, MotoServer
+
+    os.environ.update(MOTO_CREDENTIALS)
+    server = MotoServer()
+    server.start()
+    assert server.process is not None
+    return server.process, server.endpoint
+
+
+def seed(count: int, s3, label: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """`count` locked, expired recordings with their sessions, and a small object each."""
+    from django.utils import timezone
+
+    from recorder.models import RecorderClient, Recording, Session
+
+    client, _ = RecorderClient.objects.get_or_create(
+        name="bench", defaults={"token_digest": uuid.uuid4().hex * 2, "token_prefix": "bench"}
+    )
+    now = timezone.now()
+    past = now - timedelta(days=1)
+    header = (
+        b"age-encryption.org/v1\n-> X25519 " + b"A" * 43 + b"\n" + b"B" * 43 + b"\n--- " + b"C" * 43 + b"\n"
+    )
+    keys: list[str] = []
+    for start in range(0, count, 5000):
+        size = min(5000, count - start)
+        sessions = [
+            Session(
+                client=client, external_id=f"{label}-{start + n}", customer_ref=f"C-{start + n}",
+                customer_ref_hash="0" * 64, agent_ref="A", agent_ref_hash="1" * 64, initiated_by="customer",
+                started_at=past, consent_granted_at=past, consent_view=True, consent_control=True,
+            )
+            for n in range(size)
+        ]  # fmt: skip
+        Session.objects.bulk_create(sessions, batch_size=5000)
+        recordings = []
+        for session in sessions:
+            rid = uuid.uuid4()
+            key = f"recordings/{now:%Y}/{now:%m}/{rid}.age"
+            keys.append(key)
+            recordings.append(
+                Recording(
+                    id=rid, session=session, state="locked", media_type="video/webm", object_key=key,
+                    size=256, payload_size=288, header=header, fingerprint="f" * 64,
+                    upload_started_at=past, last_activity_at=past, received_at=past, expires_at=past,
+                )
+            )  # fmt: skip
+        Recording.objects.bulk_create(recordings, batch_size=5000)
+    body = os.urandom(288)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda key: s3.put_object(Bucket=BUCKET, Key=key, Body=body), keys))
+    return keys
+
+
+def bare_floor(keys: list[str], s3) -> float:  # type: ignore[no-untyped-def]
+    """The least any purge must do: DeleteObjects per 1000 keys, one UPDATE per batch."""
+    from django.db import connection, transaction
+
+    started = time.perf_counter()
+    for start in range(0, len(keys), BATCH):
+        batch = keys[start : start + BATCH]
+        s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE recorder_recording SET state = 'purged', header = NULL, purged_at = now() "
+                "WHERE object_key = ANY(%s)",
+                [batch],
+            )
+    return time.perf_counter() - started
+
+
+def vault_purge(env: dict[str, str]) -> tuple[float, float, str]:
+    """`manage.py purge_expired` in its own process: wall seconds, peak RSS (MiB), summary."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "purge_expired"], cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"purge_expired failed:\n{output}")
+    return elapsed, usage.ru_maxrss / 1024, output
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--small", type=int, default=10_000, help="count for the memory comparison")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    base = os.environ.get("DATABASE_URL", "")
+    if not base.startswith(("postgres://", "postgresql://")):
+        raise SystemExit(
+            "bench/purge.py needs DATABASE_URL=postgres://... (it makes its own scratch database)"
+        )
+    recreate_database(base)
+    moto, endpoint = start_moto()
+    env = {
+        **os.environ,
+        "DATABASE_URL": scratch_url(base),
+        "OBJECT_STORE": "s3",
+        "S3_BUCKET": BUCKET,
+        "S3_ENDPOINT_URL": endpoint,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "LOG_LEVEL": "WARNING",
+    }
+    os.environ.update(env)
+    try:
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
+        )
+        import django
+
+        django.setup()
+        from recorder.stores import s3_client
+
+        s3 = s3_client(endpoint, "us-east-1")
+        s3.create_bucket(Bucket=BUCKET)
+        print(
+            f"# Purge benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, PostgreSQL + S3 (moto server over HTTP)"
+        )
+        print(f"\n## {args.count} expired recordings, {args.runs} runs (medians)\n")
+        print("| run | bare floor rec/s | vault rec/s | vault / bare | vault peak RSS (MiB) |")
+        print("| --- | --- | --- | --- | --- |")
+        bare_rates, vault_rates = [], []
+        for run in range(args.runs):
+            keys = seed(args.count, s3, f"bare-{run}")
+            bare_rates.append(args.count / bare_floor(keys, s3))
+            seed(args.count, s3, f"vault-{run}")
+            seconds, peak, _ = vault_purge(env)
+            vault_rates.append(args.count / seconds)
+            ratio = vault_rates[-1] / bare_rates[-1]
+            print(f"| {run + 1} | {bare_rates[-1]:.0f} | {vault_rates[-1]:.0f} | {ratio:.2f}x | {peak:.0f} |")
+        bare, vault = statistics.median(bare_rates), statistics.median(vault_rates)
+        print(f"| median | {bare:.0f} | {vault:.0f} | {vault / bare:.2f}x | |")
+        print(f"\n## Memory: purge process peak RSS, {args.small} vs {args.count} recordings\n")
+        seed(args.small, s3, "memory-small")
+        _, small_peak, _ = vault_purge(env)
+        seed(args.count, s3, "memory-large")
+        _, large_peak, summary = vault_purge(env)
+        print("| recordings | peak RSS (MiB) |\n| --- | --- |")
+        print(f"| {args.small} | {small_peak:.0f} |\n| {args.count} | {large_peak:.0f} |")
+        print("\nLast summary printed by purge_expired:\n\n```\n" + summary.strip() + "\n```")
+    finally:
+        moto.terminate()
+        moto.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
