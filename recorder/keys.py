@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
-from recorder.sealing import FILE_KEY_SIZE, TAG_SIZE, Stanza, TamperedError, b64decode, b64encode, hkdf
+from recorder.age_header import FILE_KEY_SIZE, TAG_SIZE, Stanza, TamperedError, b64decode, b64encode, hkdf
 
 X25519_INFO = b"age-encryption.org/v1/X25519"
 RECIPIENT_HRP = "age"
