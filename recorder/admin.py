@@ -5,18 +5,8 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from config.admin import ReadOnlyAdmin
 from recorder.models import RecorderClient, Recording, Session, SessionEvent
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(RecorderClient)

@@ -74,16 +74,21 @@ def test_bad_actions_and_forbidden_details_are_refused(action: str, details: dic
     assert not LedgerEntry.objects.exists()
 
 
+def behind_the_triggers_back(sql: str, params: list[str] | None = None) -> None:
+    """Tamper as a database superuser would: with the append-only trigger disabled."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE audit_ledgerentry DISABLE TRIGGER USER")
+        cursor.execute(sql, params)
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE audit_ledgerentry ENABLE TRIGGER USER")
+
+
 @pytest.mark.django_db
 def test_verification_finds_the_first_altered_entry() -> None:
     for n in range(6):
         record_event(action="test.appended", actor=ACTOR, details={"n": n})
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE audit_ledgerentry DISABLE TRIGGER USER")
-        cursor.execute("UPDATE audit_ledgerentry SET details = %s WHERE seq = 4", ['{"n": 99}'])
-        if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE audit_ledgerentry ENABLE TRIGGER USER")
+    behind_the_triggers_back("UPDATE audit_ledgerentry SET details = %s WHERE seq = 4", ['{"n": 99}'])
     assert verify_leaf_hashes() == 4
 
 
@@ -91,12 +96,7 @@ def test_verification_finds_the_first_altered_entry() -> None:
 def test_verification_finds_a_removed_entry() -> None:
     for n in range(4):
         record_event(action="test.appended", actor=ACTOR, details={"n": n})
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE audit_ledgerentry DISABLE TRIGGER USER")
-        cursor.execute("DELETE FROM audit_ledgerentry WHERE seq = 2")
-        if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE audit_ledgerentry ENABLE TRIGGER USER")
+    behind_the_triggers_back("DELETE FROM audit_ledgerentry WHERE seq = 2")
     assert verify_leaf_hashes() == 2
 
 
