@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -98,6 +99,19 @@ def release_legal_hold(*, hold_id: uuid.UUID | str, actor: Actor) -> LegalHold:
     return hold
 
 
+@dataclass(frozen=True)
+class PurgeBacklog:
+    to_shred: int  # expired, unheld, locked (capped by the limit)
+    to_purge: int  # to_shred plus the shredded ones a crashed run left
+
+
+def purge_backlog(*, now: datetime, limit: int | None = None) -> PurgeBacklog:
+    """What a purge run would do now: for dry runs and progress bars."""
+    due = shredding.expired(now=now, held_session_ids=held_session_ids()).count()
+    to_shred = min(due, limit) if limit is not None else due
+    return PurgeBacklog(to_shred, to_shred + Recording.objects.filter(state=Recording.State.SHREDDED).count())
+
+
 def _mirror_legal_hold(key: str, *, on: bool) -> None:
     """Mirror a hold onto the stored object (S3 Object Lock); the database hold is what the purge obeys."""
     try:
@@ -122,9 +136,8 @@ def purge_expired(
         state=Recording.State.LOCKED, expires_at__lte=now, session_id__in=held_session_ids()
     ).count()
     if dry_run:
-        due = shredding.expired(now=now, held_session_ids=held_session_ids()).count()
-        run.shredded = min(due, limit) if limit is not None else due
-        run.purged = run.shredded + Recording.objects.filter(state=Recording.State.SHREDDED).count()
+        backlog = purge_backlog(now=now, limit=limit)
+        run.shredded, run.purged = backlog.to_shred, backlog.to_purge
     else:
         _run_batches(run, now=now, limit=limit, batch_size=batch_size, progress=progress)
     run.finished_at = timezone.now()

@@ -6,9 +6,8 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 from tqdm import tqdm
 
-from recorder.models import Recording
 from retention.models import PurgeRun
-from retention.services import held_session_ids, purge_expired
+from retention.services import purge_backlog, purge_expired
 
 
 class Command(BaseCommand):
@@ -24,13 +23,7 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, dry_run: bool, limit: int | None, batch_size: int | None, **options: Any
     ) -> None:
-        due = (
-            Recording.objects.filter(state=Recording.State.LOCKED, expires_at__lte=timezone.now())
-            .exclude(session_id__in=held_session_ids())
-            .count()
-        )
-        leftovers = Recording.objects.filter(state=Recording.State.SHREDDED).count()
-        total = (min(due, limit) if limit is not None else due) + leftovers
+        total = purge_backlog(now=timezone.now(), limit=limit).to_purge
         with tqdm(
             total=total, unit="rec", desc="purged", disable=dry_run or total == 0, file=self.stderr
         ) as bar:
