@@ -41,8 +41,10 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy .
 
+## bench: ingest (local store) and purge (needs PostgreSQL; DATABASE_URL names the server).
 bench: $(VENV)/.dev
 	$(BIN)/python bench/ingest.py
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(BIN)/python bench/purge.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -197,9 +197,8 @@ def main() -> None:
         seed(args.small, s3, "memory-small")
         _, small_peak, _ = vault_purge(env, scratch)
         print("| recordings | peak RSS (MiB) |\n| --- | --- |")
-        print(
-            f"| {args.small} | {small_peak:.0f} |\n| {args.count} | {statistics.median(peaks):.0f} (median of the runs above) |"
-        )
+        print(f"| {args.small} | {small_peak:.0f} |")
+        print(f"| {args.count} | {statistics.median(peaks):.0f} (median of the runs above) |")
         print("\nSummary printed by the last purge_expired of the runs:\n\n```\n" + summary.strip() + "\n```")
     finally:
         moto.terminate()
