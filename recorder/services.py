@@ -11,10 +11,10 @@ import secrets
 import uuid
 from datetime import datetime
 
-from audit.services import Actor, record_event
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.services import Actor, record_event
 from config.errors import Conflict, DomainError, InvalidInput, NotFound
 from recorder import timeline
 from recorder.models import RecorderClient, Session, SessionEvent

@@ -7,8 +7,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from audit.models import LedgerEntry
 
+from audit.models import LedgerEntry
 from recorder.ingest import reconcile_abandoned_uploads
 from recorder.models import Recording
 from recorder.services import create_recorder_client, register_session

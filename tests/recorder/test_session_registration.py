@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from audit.models import LedgerEntry
 from rest_framework.test import APIClient
 
+from audit.models import LedgerEntry
 from recorder.models import RecorderClient, Session
 from recorder.services import create_recorder_client
 from tests.factories import ConsentPayload, SessionPayload

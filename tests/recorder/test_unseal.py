@@ -7,12 +7,12 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
-from recorder.sealing import CHUNK_SIZE, TamperedError
 from rest_framework.test import APIClient
 
 from complaints.models import AccessGrant
 from recorder.models import Recording
 from recorder.playback import AccessDenied, unseal
+from recorder.sealing import CHUNK_SIZE, TamperedError
 from tests.factories import SessionPayload
 from tests.recorder.test_ingest import content
 
