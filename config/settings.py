@@ -195,6 +195,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
     for _folder in (_queue_dir, _processed_dir, VAULT_DATA_DIR / "celery" / "control"):
         _folder.mkdir(parents=True, exist_ok=True)
+# A broker outage must not make workers or beat give up: retry the connection forever.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

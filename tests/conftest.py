@@ -28,13 +28,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_http(url: str, timeout: float = 20.0) -> None:
+def wait_for_http(url: str, timeout: float = 60.0) -> None:
+    """Until `url` answers at all: refused connections and slow first answers both mean "not yet"."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            requests.get(url, timeout=1)
+            requests.get(url, timeout=10)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not come up within {timeout} s")
 
@@ -114,6 +115,19 @@ def database_vendor() -> str:
     from django.db import connection
 
     return str(connection.vendor)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """An interrupted run can leave the SQLite test database's -wal/-shm files without the
+    database; SQLite then fails with "disk I/O error". Remove such orphans."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        name = Path(database.get("TEST", {}).get("NAME") or "")
+        if name.name and not name.exists():
+            for suffix in ("-wal", "-shm", "-journal"):
+                name.with_name(name.name + suffix).unlink(missing_ok=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -66,7 +66,8 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self.process = subprocess.Popen(self.args, cwd=ROOT, env=self.env, start_new_session=True)
-        wait_for_http(self.url + "/api/v1/schema")
+        # Any answer will do; an unauthenticated API call is cheaper than building the schema.
+        wait_for_http(self.url + "/api/v1/sessions")
         return self
 
     def kill(self) -> None:
