@@ -3,14 +3,17 @@
 `record_event` joins the caller's transaction, so a state change and its entry commit together
 or not at all. `seq` is gapless: on PostgreSQL appends are serialised by a transaction-scoped
 advisory lock held to commit; on SQLite by the database's write lock (IMMEDIATE transactions).
-A unique constraint on `seq` backs both.
+A unique constraint on `seq` backs both. Callers use READ COMMITTED (Django's default): in a
+REPEATABLE READ transaction the last seq would be read from a stale snapshot, and the unique
+constraint would refuse the append rather than let a duplicate in.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,19 +26,18 @@ from audit.models import LedgerEntry
 
 # An arbitrary, fixed 64-bit key for pg_advisory_xact_lock: "ledger" in ASCII.
 LEDGER_LOCK_KEY = 0x6C6564676572
-_ACTION = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
-# Cheap guard: details must never carry content, secrets or raw personal references.
-_FORBIDDEN_KEYS = {
-    "token",
-    "password",
-    "secret",
-    "key",
-    "file_key",
-    "identity",
-    "customer_ref",
-    "agent_ref",
-    "content",
-}
+_ACTION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")  # used with fullmatch
+ACTOR_KINDS = frozenset({"user", "recorder_client", "job", "system"})
+# Cheap guard: details must never carry content, secrets or raw personal references. A key is
+# refused when it is one of these words or ends in "_" and one of them ("api_key", "agent_ref").
+_FORBIDDEN_WORDS = ("token", "password", "secret", "key", "identity", "content", "customer_ref", "agent_ref")
+# Python spells floats from 1e16 up with an exponent; PostgreSQL's jsonb keeps them as numeric and
+# gives back an int (1e16 -> 10000000000000000), which would change the canonical bytes.
+_FLOAT_LIMIT = 1e16
+
+
+def _max_length(column: str) -> int:
+    return int(LedgerEntry._meta.get_field(column).max_length or 0)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,13 @@ class Actor:
     kind: str  # "user" | "recorder_client" | "job" | "system"
     id: str
     label: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in ACTOR_KINDS:
+            raise ValueError(f"actor kind {self.kind!r} is not one of {sorted(ACTOR_KINDS)}")
+        for column, value in (("actor_id", self.id), ("actor_label", self.label)):
+            if not value or len(value) > _max_length(column):
+                raise ValueError(f"{column} must be 1 to {_max_length(column)} characters: {value!r}")
 
     @classmethod
     def system(cls) -> Actor:
@@ -57,15 +66,47 @@ class Actor:
         return cls(kind="user", id=str(user.pk), label=user.get_username())
 
 
-def _check_details(details: Any, path: str = "details") -> None:
-    if isinstance(details, dict):
-        for key, value in details.items():
-            if str(key).lower() in _FORBIDDEN_KEYS:
+def _forbidden(key: str) -> bool:
+    key = key.lower()
+    return any(key == word or key.endswith("_" + word) for word in _FORBIDDEN_WORDS)
+
+
+def clean_details(details: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`details` as stored: a JSON object whose canonical bytes come back unchanged from either
+    database, so a leaf hash computed now still matches when recomputed from the row.
+
+    Raises ValueError for forbidden keys, non-string keys, values that are not JSON, floats that
+    are not finite or not below 1e16 in magnitude, and strings with NUL (jsonb refuses it).
+    Tuples become lists and -0.0 becomes 0.0, as the database would return them.
+    """
+    cleaned = _clean(dict(details or {}), "details")
+    assert isinstance(cleaned, dict)
+    return cleaned
+
+
+def _clean(value: Any, path: str) -> Any:
+    if isinstance(value, dict):
+        cleaned = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{path}: keys must be strings, not {key!r}")
+            if _forbidden(key):
                 raise ValueError(f"{path}.{key} must not be written to the ledger")
-            _check_details(value, f"{path}.{key}")
-    elif isinstance(details, list):
-        for item in details:
-            _check_details(item, path)
+            cleaned[_clean(key, path)] = _clean(item, f"{path}.{key}")
+        return cleaned
+    if isinstance(value, list | tuple):
+        return [_clean(item, f"{path}[{index}]") for index, item in enumerate(value)]
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{path} contains a NUL character, which PostgreSQL's jsonb refuses")
+        return value
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value) or abs(value) >= _FLOAT_LIMIT:
+            raise ValueError(f"{path} = {value!r}: write it as an int or a string")
+        return value + 0.0  # -0.0 -> 0.0: numeric has no negative zero
+    raise ValueError(f"{path} is a {type(value).__name__}, which is not JSON")
 
 
 @dataclass(frozen=True)
@@ -89,8 +130,14 @@ def record_event(
     session_id: uuid.UUID | str | None = None,
     case_id: uuid.UUID | str | None = None,
 ) -> LedgerEntry:
-    """Append one entry. Never pass content, keys, tokens, passwords or raw customer references."""
-    event = Event(action, actor, details, recording_id, session_id, case_id)
+    """Append one entry, inside the caller's transaction if there is one, else in its own.
+
+    `details` is metadata about the event. Never put recording content, keys, tokens, passwords,
+    secrets or raw customer references in it: the ledger is exported and kept forever. Callers are
+    responsible; `clean_details` refuses the obvious keys and anything that is not stable JSON.
+    Raises ValueError (and stores nothing) for a bad action, actor or details.
+    """
+    event = _checked(Event(action, actor, details, recording_id, session_id, case_id))
     with transaction.atomic():
         [row] = _rows([event], last_seq=_lock_and_last_seq())
         entry = LedgerEntry(**row)
@@ -103,6 +150,7 @@ def record_events(events: Sequence[Event]) -> int:
     with one COPY, elsewhere one multi-row INSERT. Returns the last seq appended (0 if none)."""
     if not events:
         return 0
+    events = [_checked(event) for event in events]
     with transaction.atomic():
         last = _lock_and_last_seq()
         rows = _rows(events, last_seq=last)
@@ -121,17 +169,30 @@ def _lock_and_last_seq() -> int:
     return int(LedgerEntry.objects.aggregate(last=Max("seq"))["last"] or 0)
 
 
+def _checked(event: Event) -> Event:
+    """The event with its details cleaned and ids parsed; checked before the lock is taken, so a
+    refused event neither waits for nor holds up other writers."""
+    if not _ACTION.fullmatch(event.action) or len(event.action) > _max_length("action"):
+        raise ValueError(
+            f"ledger action {event.action!r} must be dotted lowercase (at most "
+            f"{_max_length('action')} characters), e.g. recording.ingested"
+        )
+    return Event(
+        action=event.action,
+        actor=event.actor,
+        details=clean_details(event.details),
+        recording_id=_uuid(event.recording_id),
+        session_id=_uuid(event.session_id),
+        case_id=_uuid(event.case_id),
+    )
+
+
 def _rows(events: Sequence[Event], *, last_seq: int) -> list[dict[str, Any]]:
-    """Column values of each entry, its leaf hash included; refuses bad actions and details."""
+    """Column values of each (checked) entry, its leaf hash included. The time is read under the
+    lock, so recorded_at follows seq as far as the clock does."""
     now = timezone.now()
     rows = []
     for seq, event in enumerate(events, start=last_seq + 1):
-        if not _ACTION.match(event.action):
-            raise ValueError(
-                f"ledger action {event.action!r} must be dotted lowercase, e.g. recording.ingested"
-            )
-        details = dict(event.details or {})
-        _check_details(details)
         row: dict[str, Any] = {
             "seq": seq,
             "recorded_at": now,
@@ -139,10 +200,10 @@ def _rows(events: Sequence[Event], *, last_seq: int) -> list[dict[str, Any]]:
             "actor_id": event.actor.id,
             "actor_label": event.actor.label,
             "action": event.action,
-            "recording_id": _uuid(event.recording_id),
-            "session_id": _uuid(event.session_id),
-            "case_id": _uuid(event.case_id),
-            "details": details,
+            "recording_id": event.recording_id,
+            "session_id": event.session_id,
+            "case_id": event.case_id,
+            "details": event.details,
         }
         row["leaf_hash"] = leaf_hash(canonical_bytes(hashed_fields(**row)))
         rows.append(row)
@@ -162,4 +223,5 @@ def _copy_into_ledger(rows: list[dict[str, Any]]) -> None:
 
 
 def _uuid(value: uuid.UUID | str | None) -> uuid.UUID | None:
+    """A UUID from a UUID or its text; ValueError for anything else."""
     return None if value is None else uuid.UUID(str(value))
