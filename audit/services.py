@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -37,7 +37,9 @@ _FLOAT_LIMIT = 1e16
 
 
 def _max_length(column: str) -> int:
-    return int(LedgerEntry._meta.get_field(column).max_length or 0)
+    field = LedgerEntry._meta.get_field(column)
+    assert isinstance(field, models.Field)
+    return int(field.max_length or 0)
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,19 @@
-"""URL routes: the versioned API under /api/v1/, its OpenAPI schema, and the admin."""
+"""URL routes: staff pages and sign-in, the versioned API under /api/v1/, its OpenAPI schema, the admin."""
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
+
+from config.views import home
 
 handler404 = "config.errors.handler404"
 handler500 = "config.errors.handler500"
 
 urlpatterns = [
+    path("", home, name="home"),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/", include("recorder.urls")),

@@ -1,0 +1,31 @@
+"""Staff home: after sign-in each role lands on a page listing the sections it may use."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
+
+from config.roles import role_of
+
+# (url name, title, permission that opens it); a section whose app is not installed is left out.
+SECTIONS = (
+    ("complaints:case-list", "Complaint cases", "complaints.view_complaintcase"),
+    ("complaints:approval-queue", "Access requests to decide", "complaints.decide_access_request"),
+    ("audit:ledger", "Audit ledger", "audit.view_ledgerentry"),
+    ("retention:dashboard", "Operations dashboard", "recorder.view_recording"),
+)
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    sections = []
+    for url_name, title, permission in SECTIONS:
+        if not request.user.has_perm(permission):
+            continue
+        try:
+            sections.append({"url": reverse(url_name), "title": title})
+        except NoReverseMatch:
+            continue
+    return render(request, "home.html", {"sections": sections, "role": role_of(request.user)})
