@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
+from django.conf import settings
 from django.db import models
+
+from audit.signing import TreeHead
 
 
 class LedgerEntry(models.Model):
@@ -24,3 +29,61 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action}"
+
+
+class SignedTreeHead(models.Model):
+    """An Ed25519 signature over (timestamp, tree_size, MTH of seq 1..tree_size): see audit/signing.py."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule"
+        EXPORT = "export"
+        COMMAND = "command"
+
+    tree_size = models.PositiveBigIntegerField(db_index=True)
+    root_hash = models.BinaryField(max_length=32)
+    timestamp_ms = models.PositiveBigIntegerField()  # the signed time: ms since the Unix epoch
+    signed_at = models.DateTimeField()  # the same moment, for people and queries
+    key_id = models.CharField(max_length=64)
+    signature = models.BinaryField(max_length=64)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+
+    class Meta:
+        ordering = ["tree_size", "timestamp_ms", "id"]
+
+    def __str__(self) -> str:
+        return f"head of {self.tree_size} entries at {self.signed_at:%Y-%m-%d %H:%M:%S}"
+
+    def as_signed(self) -> TreeHead:
+        return TreeHead(
+            tree_size=int(self.tree_size),
+            root_hash=bytes(self.root_hash),
+            timestamp_ms=int(self.timestamp_ms),
+            key_id=self.key_id,
+            signature=bytes(self.signature),
+        )
+
+
+class LedgerExport(models.Model):
+    """An auditor's export: its filters, the head it is proven against, the digests of its files.
+
+    The files are not stored: they are generated again, byte for byte, from the ledger on each
+    download (entries up to `head.tree_size` matching `filters`, in seq order)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    filters = models.JSONField()
+    head = models.ForeignKey(SignedTreeHead, on_delete=models.PROTECT, related_name="exports")
+    previous_head = models.ForeignKey(
+        SignedTreeHead, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    entry_count = models.PositiveBigIntegerField()
+    ledger_seq = models.PositiveBigIntegerField()  # the export's own `ledger.exported` entry
+    consistency_proof = models.JSONField(default=list)  # hex: previous_head -> head (RFC 9162)
+    files = models.JSONField()  # {name: {"sha256": hex, "bytes": n}}
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"export {self.id} ({self.entry_count} entries)"

@@ -7,7 +7,9 @@ import uuid
 from django.db.models import QuerySet
 
 from audit.canonical import canonical_bytes, entry_fields, leaf_hash
-from audit.models import LedgerEntry
+from audit.merkle import MerkleTree
+from audit.models import LedgerEntry, SignedTreeHead
+from config.errors import DomainError
 
 
 def entries(
@@ -37,3 +39,35 @@ def verify_leaf_hashes(*, start_seq: int = 1) -> int | None:
             return int(entry.seq)
         expected += 1
     return None
+
+
+class LedgerInconsistent(DomainError):
+    """The stored ledger contradicts itself: a gap in seq, or leaves that no longer give a signed
+    head's root. Nothing is signed or exported over it; `manage.py verify_ledger` says where."""
+
+    code = "ledger_inconsistent"
+    status = 500
+
+
+def last_seq() -> int:
+    return int(LedgerEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0)
+
+
+def ledger_tree(*, tree_size: int) -> MerkleTree:
+    """The Merkle tree of the stored leaf hashes of seq 1..tree_size (committed entries are always
+    a prefix of seq: appends hold the ledger lock until they commit)."""
+    leaves = bytearray()
+    expected = 1
+    rows = LedgerEntry.objects.filter(seq__lte=tree_size).order_by("seq").values_list("seq", "leaf_hash")
+    for seq, leaf in rows.iterator(chunk_size=10_000):
+        if seq != expected:
+            raise LedgerInconsistent(f"The ledger has no entry {expected}: seq jumps to {seq}.")
+        leaves += leaf
+        expected += 1
+    if expected != tree_size + 1:
+        raise LedgerInconsistent(f"The ledger has no entry {expected}.")
+    return MerkleTree(bytes(leaves))
+
+
+def latest_head() -> SignedTreeHead | None:
+    return SignedTreeHead.objects.order_by("-tree_size", "-timestamp_ms", "-id").first()

@@ -15,17 +15,26 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection, models, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from audit import exports, signing
 from audit.canonical import COLUMNS, canonical_bytes, hashed_fields, leaf_hash
-from audit.models import LedgerEntry
+from audit.exports import ExportFilters
+from audit.keys import signing_key
+from audit.merkle import MerkleTree
+from audit.models import LedgerEntry, LedgerExport, SignedTreeHead
+from audit.selectors import LedgerInconsistent, last_seq, latest_head, ledger_tree
 
 # An arbitrary, fixed 64-bit key for pg_advisory_xact_lock: "ledger" in ASCII.
 LEDGER_LOCK_KEY = 0x6C6564676572
+# Another for signing heads: signers queue behind each other, never behind or in front of appends.
+HEADS_LOCK_KEY = 0x6C6564676572_68
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ACTION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")  # used with fullmatch
 ACTOR_KINDS = frozenset({"user", "recorder_client", "job", "system"})
 # Cheap guard: details must never carry content, secrets or raw personal references. A key is
@@ -227,3 +236,75 @@ def _copy_into_ledger(rows: list[dict[str, Any]]) -> None:
 def _uuid(value: uuid.UUID | str | None) -> uuid.UUID | None:
     """A UUID from a UUID or its text; ValueError for anything else."""
     return None if value is None else uuid.UUID(str(value))
+
+
+def sign_tree_head(*, trigger: str) -> tuple[SignedTreeHead, MerkleTree]:
+    """Sign the tree head of every committed entry now; returns the head and its tree.
+
+    Refuses (LedgerInconsistent) to sign leaves that no longer give the last signed head's root:
+    a new head must never launder a rewritten history. Signers are serialised, so heads grow in
+    tree size and time together. The leaves are read without the ledger lock: appends go on.
+    """
+    key = signing_key()  # a missing or unsafe key fails before any work
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [HEADS_LOCK_KEY])
+        tree = ledger_tree(tree_size=last_seq())
+        previous = latest_head()
+        timestamp_ms = (timezone.now() - _EPOCH) // timedelta(milliseconds=1)
+        if previous is not None:
+            if tree.root(previous.tree_size) != bytes(previous.root_hash):
+                raise LedgerInconsistent(
+                    f"The stored entries 1 to {previous.tree_size} no longer give the root of the head "
+                    f"signed at {previous.signed_at:%Y-%m-%d %H:%M:%S} UTC: the ledger was altered."
+                )
+            timestamp_ms = max(timestamp_ms, previous.timestamp_ms)  # a clock stepping back
+        signed = signing.sign_tree_head(
+            key, tree_size=tree.size, root_hash=tree.root(), timestamp_ms=timestamp_ms
+        )
+        head = SignedTreeHead.objects.create(
+            tree_size=signed.tree_size,
+            root_hash=signed.root_hash,
+            timestamp_ms=signed.timestamp_ms,
+            signed_at=_EPOCH + timedelta(milliseconds=signed.timestamp_ms),
+            key_id=signed.key_id,
+            signature=signed.signature,
+            trigger=trigger,
+        )
+    return head, tree
+
+
+def create_export(*, user: Any, filters: ExportFilters) -> LedgerExport:
+    """Record `ledger.exported` (committed before anything else), sign a head that covers it,
+    count the selected entries and digest both files, which downloads regenerate byte for byte.
+
+    The previous head and a consistency proof from it go into the manifest, so an auditor holding
+    an earlier export can show the ledger only grew between the two.
+    """
+    export_id = uuid.uuid4()
+    previous = latest_head()
+    event = record_event(
+        action="ledger.exported",
+        actor=Actor.for_user(user),
+        details={"export_id": str(export_id), "filters": filters.as_json()},
+        case_id=filters.case_id,
+        recording_id=filters.recording_id,
+    )
+    head, tree = sign_tree_head(trigger=SignedTreeHead.Trigger.EXPORT)
+    if previous is not None and previous.tree_size > head.tree_size:
+        previous = None  # cannot happen (heads only grow); never claim a backwards proof
+    proof = tree.consistency_proof(int(previous.tree_size)) if previous else []
+    files = {name: exports.digest(generate(filters, tree)) for name, generate in exports.GENERATORS.items()}
+    return LedgerExport.objects.create(
+        id=export_id,
+        created_at=event.recorded_at,
+        created_by=user,
+        filters=filters.as_json(),
+        head=head,
+        previous_head=previous,
+        entry_count=filters.entries(tree_size=head.tree_size).count(),
+        ledger_seq=event.seq,
+        consistency_proof=[p.hex() for p in proof],
+        files=files,
+    )

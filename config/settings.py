@@ -202,6 +202,14 @@ RECORDING_RETENTION = env.str("RECORDING_RETENTION", default="P3M")
 UPLOAD_STALE_AFTER_SECONDS = env.int("UPLOAD_STALE_AFTER_SECONDS", default=15 * 60)
 PURGE_EVERY_SECONDS = env.int("PURGE_EVERY_SECONDS", default=15 * 60)
 PURGE_BATCH_SIZE = env.int("PURGE_BATCH_SIZE", default=1000)  # one S3 DeleteObjects call
+# --- Audit ledger: signed tree heads ----------------------------------------------------------
+# Ed25519 key signing tree heads and export manifests: LEDGER_SIGNING_KEY (base64 of the 32-byte
+# seed) or a PEM file (0600), generated on first use only at the embedded default path.
+LEDGER_SIGNING_KEY = env.str("LEDGER_SIGNING_KEY", default="")
+LEDGER_SIGNING_KEY_FILE = env.str(
+    "LEDGER_SIGNING_KEY_FILE", default=str(EMBEDDED_KEY_DIR / "ledger-signing-key.pem")
+)
+LEDGER_HEAD_EVERY_SECONDS = env.int("LEDGER_HEAD_EVERY_SECONDS", default=60 * 60)
 # Keyed fingerprints (idempotent re-upload) and pseudonyms use keys derived from this secret.
 VAULT_HASH_KEY = env.str("VAULT_HASH_KEY", default="") or _embedded_secret("vault-hash-key")
 
@@ -238,6 +246,10 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-abandoned-uploads": {
         "task": "recorder.tasks.reconcile_abandoned_uploads",
         "schedule": float(env.int("RECONCILE_EVERY_SECONDS", default=5 * 60)),
+    },
+    "sign-ledger-tree-head": {
+        "task": "audit.tasks.sign_ledger_tree_head",
+        "schedule": float(LEDGER_HEAD_EVERY_SECONDS),
     },
 }
 

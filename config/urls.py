@@ -18,4 +18,5 @@ urlpatterns = [
     path("api/v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/", include("recorder.urls")),
     path("api/v1/", include("retention.urls")),
+    path("api/v1/", include("audit.urls")),
 ]

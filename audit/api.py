@@ -1,0 +1,215 @@
+"""Audit API: the public key, the latest signed tree head, and auditors' exports.
+
+The public key needs no sign-in: it only verifies signatures, and a regulator checking an export
+must be able to fetch it (and compare it with a copy obtained out of band) without an account.
+Everything else needs a signed-in staff member holding `audit.view_ledgerentry` (auditors).
+"""
+
+from __future__ import annotations
+
+import base64
+
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import authentication, permissions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audit import export_format, exports, keys, signing
+from audit.exports import ExportFilters
+from audit.models import LedgerExport
+from audit.selectors import latest_head
+from audit.services import create_export
+from config.errors import NotFound
+from recorder.api import ERROR
+
+
+class CanViewLedger(permissions.BasePermission):
+    """Staff holding `audit.view_ledgerentry` (auditors); never a recorder token."""
+
+    def has_permission(self, request: Request, view: object) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.has_perm("audit.view_ledgerentry"))
+
+
+HEAD = inline_serializer(
+    "SignedTreeHead",
+    {
+        "tree_size": serializers.IntegerField(help_text="entries seq 1..tree_size"),
+        "root_hash": serializers.CharField(help_text="hex MTH (RFC 9162) of those entries' leaf hashes"),
+        "timestamp": serializers.IntegerField(help_text="signed time, ms since the Unix epoch"),
+        "key_id": serializers.CharField(help_text="hex SHA-256 of the raw Ed25519 public key"),
+        "signature": serializers.CharField(help_text="base64 Ed25519 signature; signed bytes in README"),
+    },
+)
+
+
+class PublicKeyView(APIView):
+    authentication_classes: list[type[authentication.BaseAuthentication]] = []
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(
+        operation_id="ledger_public_key",
+        summary="The Ed25519 public key that signs tree heads and export manifests",
+        responses={
+            200: inline_serializer(
+                "LedgerPublicKey",
+                {
+                    "algorithm": serializers.CharField(),
+                    "key_id": serializers.CharField(),
+                    "public_key": serializers.CharField(help_text="base64 of the raw 32 bytes"),
+                    "public_key_pem": serializers.CharField(help_text="SubjectPublicKeyInfo PEM"),
+                },
+            )
+        },
+    )
+    def get(self, request: Request) -> Response:
+        key = keys.public_key()
+        return Response(
+            {
+                "algorithm": "Ed25519",
+                "key_id": signing.key_id(key),
+                "public_key": base64.b64encode(signing.raw_public_key(key)).decode(),
+                "public_key_pem": signing.public_key_pem(key),
+            }
+        )
+
+
+class HeadView(APIView):
+    authentication_classes = [authentication.SessionAuthentication]
+    permission_classes = [CanViewLedger]
+
+    @extend_schema(
+        operation_id="ledger_head",
+        summary="The latest signed tree head of the ledger",
+        responses={200: HEAD, 401: ERROR, 403: ERROR, 404: ERROR},
+    )
+    def get(self, request: Request) -> Response:
+        head = latest_head()
+        if head is None:
+            raise NotFound("No tree head has been signed yet.", code="no_head")
+        return Response(head.as_signed().as_json())
+
+
+class ExportIn(serializers.Serializer):  # type: ignore[type-arg]
+    since = serializers.DateTimeField(required=False, help_text="entries recorded at or after")
+    until = serializers.DateTimeField(required=False, help_text="entries recorded before")
+    case_id = serializers.UUIDField(required=False)
+    actor = serializers.CharField(required=False, max_length=150, help_text="username, job or client name")
+    action = serializers.CharField(required=False, max_length=64, help_text="e.g. recording.played")
+    recording_id = serializers.UUIDField(required=False)
+
+    def validate(self, attrs: dict[str, object]) -> dict[str, object]:
+        since, until = attrs.get("since"), attrs.get("until")
+        if since and until and since >= until:  # type: ignore[operator]
+            raise serializers.ValidationError("since must be before until.")
+        return attrs
+
+
+EXPORT_OUT = inline_serializer(
+    "LedgerExport",
+    {
+        "id": serializers.UUIDField(),
+        "count": serializers.IntegerField(),
+        "head": HEAD,
+        "files": serializers.DictField(),
+        "links": serializers.DictField(child=serializers.CharField()),
+    },
+)
+
+
+def _export_json(request: Request, export: LedgerExport) -> dict[str, object]:
+    base = f"/api/v1/audit/exports/{export.id}"
+    return {
+        "id": str(export.id),
+        "count": int(export.entry_count),
+        "filters": export.filters,
+        "head": export.head.as_signed().as_json(),
+        "files": {name: export.files[name] for name in exports.GENERATORS},
+        "links": {
+            "jsonl": request.build_absolute_uri(f"{base}/{export_format.JSONL_NAME}"),
+            "csv": request.build_absolute_uri(f"{base}/{export_format.CSV_NAME}"),
+            "manifest": request.build_absolute_uri(f"{base}/manifest.json"),
+        },
+    }
+
+
+class ExportListView(APIView):
+    authentication_classes = [authentication.SessionAuthentication]
+    permission_classes = [CanViewLedger]
+
+    @extend_schema(
+        operation_id="create_ledger_export",
+        summary="Export ledger entries (filters), proven against a new signed head",
+        description=(
+            "Writes `ledger.exported` first, signs a head covering it, and returns links to "
+            "entries.jsonl (each entry with its inclusion proof), entries.csv and the signed manifest. "
+            "Verify offline with `python -m audit.verify entries.jsonl manifest.json public-key.pem`."
+        ),
+        request=ExportIn,
+        responses={201: EXPORT_OUT, 400: ERROR, 401: ERROR, 403: ERROR},
+    )
+    def post(self, request: Request) -> Response:
+        incoming = ExportIn(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        export = create_export(user=request.user, filters=ExportFilters(**incoming.validated_data))
+        return Response(_export_json(request, export), status=status.HTTP_201_CREATED)
+
+
+class ExportDetailView(APIView):
+    authentication_classes = [authentication.SessionAuthentication]
+    permission_classes = [CanViewLedger]
+
+    @extend_schema(
+        operation_id="ledger_export", responses={200: EXPORT_OUT, 401: ERROR, 403: ERROR, 404: ERROR}
+    )
+    def get(self, request: Request, export_id: str) -> Response:
+        return Response(_export_json(request, get_object_or_404(LedgerExport, id=export_id)))
+
+
+class ManifestView(APIView):
+    authentication_classes = [authentication.SessionAuthentication]
+    permission_classes = [CanViewLedger]
+
+    @extend_schema(
+        operation_id="ledger_export_manifest",
+        summary="The export's signed manifest: filters, count, heads, consistency proof, file digests",
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT), 401: ERROR, 403: ERROR, 404: ERROR},
+    )
+    def get(self, request: Request, export_id: str) -> Response:
+        export = get_object_or_404(LedgerExport.objects.select_related("head", "previous_head"), id=export_id)
+        response = Response(exports.manifest(export))
+        response["Content-Disposition"] = f'attachment; filename="ledger-{export.id}-manifest.json"'
+        return response
+
+
+class ExportFileView(APIView):
+    authentication_classes = [authentication.SessionAuthentication]
+    permission_classes = [CanViewLedger]
+    media_types = {export_format.JSONL_NAME: "application/x-ndjson", export_format.CSV_NAME: "text/csv"}
+
+    @extend_schema(
+        operation_id="ledger_export_file",
+        summary="entries.jsonl or entries.csv of an export, streamed",
+        responses={
+            (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.BINARY),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
+            401: ERROR,
+            403: ERROR,
+            404: ERROR,
+            500: ERROR,
+        },
+    )
+    def get(self, request: Request, export_id: str, name: str) -> StreamingHttpResponse:
+        export = get_object_or_404(LedgerExport.objects.select_related("head"), id=export_id)
+        tree = exports.proven_tree(export)  # before the first byte: refuse an altered ledger
+        filters = ExportFilters.from_json(export.filters)
+        response = StreamingHttpResponse(
+            exports.GENERATORS[name](filters, tree), content_type=f"{self.media_types[name]}; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="ledger-{export.id}-{name}"'
+        response["Cache-Control"] = "no-store"
+        return response

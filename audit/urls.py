@@ -1,0 +1,22 @@
+"""Audit API routes: the public key (open), the head and exports (auditors, session sign-in)."""
+
+from django.urls import path, re_path
+
+from audit import api
+
+urlpatterns = [
+    path("audit/public-key", api.PublicKeyView.as_view(), name="audit-public-key"),
+    path("audit/head", api.HeadView.as_view(), name="audit-head"),
+    path("audit/exports", api.ExportListView.as_view(), name="audit-exports"),
+    path("audit/exports/<uuid:export_id>", api.ExportDetailView.as_view(), name="audit-export"),
+    path(
+        "audit/exports/<uuid:export_id>/manifest.json",
+        api.ManifestView.as_view(),
+        name="audit-export-manifest",
+    ),
+    re_path(
+        r"^audit/exports/(?P<export_id>[0-9a-f-]{36})/(?P<name>entries\.jsonl|entries\.csv)$",
+        api.ExportFileView.as_view(),
+        name="audit-export-file",
+    ),
+]
