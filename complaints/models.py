@@ -1,7 +1,8 @@
-"""Access grants: holding an active grant is the capability to decrypt the recordings it names.
+"""Complaint cases, their access requests and the access grants approval creates.
 
-Only `complaints.services` creates grants (through the approved complaint workflow, which a
-later issue builds); `recorder.playback` accepts nothing else.
+Holding an active grant is the capability to decrypt the recordings it names; only
+`complaints.services` creates grants (after a second person approved), and `recorder.playback`
+accepts nothing else. State changes go through `complaints.services`, never through `save()`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,147 @@ from django.conf import settings
 from django.db import models
 
 
-class AccessGrant(models.Model):
+class ComplaintCase(models.Model):
+    """One customer's complaint about one or more of their sessions (DESIGN "Complaint workflow").
+
+    open --request--> awaiting_approval --approve--> access_granted --window ends--> access_expired
+    awaiting_approval --reject--> open; access_expired --request--> awaiting_approval;
+    any state but closed --close with outcome--> closed.
+    """
+
+    class Channel(models.TextChoices):
+        PHONE = "phone", "Phone"
+        EMAIL = "email", "E-mail"
+        LETTER = "letter", "Letter"
+        WEB_FORM = "web_form", "Web form"
+        IN_PERSON = "in_person", "In person"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+        ACCESS_GRANTED = "access_granted", "Access granted"
+        ACCESS_EXPIRED = "access_expired", "Access expired"
+        CLOSED = "closed", "Closed"
+
+    class Outcome(models.TextChoices):
+        ABUSE_CONFIRMED = "abuse_confirmed", "Abuse confirmed"
+        ABUSE_NOT_CONFIRMED = "abuse_not_confirmed", "Abuse not confirmed"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # The reference as the complainant gave it, and its keyed hash: sessions are matched on the
+    # hash, because a purged session keeps only the hash (recorder.pseudonyms).
+    customer_ref = models.CharField(max_length=200)
+    customer_ref_hash = models.CharField(max_length=64, db_index=True, editable=False)
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    complaint = models.TextField(max_length=10_000)
+    received_at = models.DateTimeField(help_text="When the complaint arrived")
+    respond_by = models.DateTimeField(help_text="Deadline for answering the customer")
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.OPEN, db_index=True)
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="complaint_cases_opened"
+    )
+    opened_at = models.DateTimeField()
+    outcome = models.CharField(max_length=24, choices=Outcome.choices, blank=True)
+    summary = models.TextField(max_length=10_000, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="complaint_cases_closed",
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    sessions = models.ManyToManyField(  # type: ignore[var-annotated]
+        "recorder.Session", through="CaseSession", related_name="complaint_cases"
+    )
+
+    class Meta:
+        ordering = ["-opened_at"]
+        permissions = [
+            ("request_access", "May request access to a case's recordings"),
+            ("play_recording", "May play a recording under an access grant made out to them"),
+            ("decide_access_request", "May approve or reject access requests of others"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status="closed", closed_at__isnull=False) & ~models.Q(outcome="")
+                | ~models.Q(status="closed") & models.Q(closed_at__isnull=True, outcome=""),
+                name="case_closed_has_outcome",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"case {self.id}"
+
+
+class CaseSession(models.Model):
+    """A session linked to a case, and the legal hold the link placed on it."""
+
+    case = models.ForeignKey(ComplaintCase, on_delete=models.PROTECT, related_name="links")
+    session = models.ForeignKey("recorder.Session", on_delete=models.PROTECT, related_name="case_links")
+    linked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    linked_at = models.DateTimeField()
+    hold_id = models.UUIDField(help_text="retention.LegalHold placed when linked")
+
+    class Meta:
+        ordering = ["linked_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["case", "session"], name="case_session_once")]
+
+    def __str__(self) -> str:
+        return f"{self.session_id} in {self.case_id}"
+
+
+class AccessRequest(models.Model):
+    """An officer asks to see a case's recordings; a different person (a DPO) decides."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        CANCELLED = "cancelled", "Cancelled (case closed)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(ComplaintCase, on_delete=models.PROTECT, related_name="access_requests")
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="access_requests"
+    )
+    justification = models.TextField(max_length=5_000)
+    requested_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="access_decisions",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(max_length=5_000, blank=True, help_text="The decider's reason")
+
+    class Meta:
+        ordering = ["requested_at", "id"]
+        constraints = [
+            # Four-eyes, as a database guarantee behind the service's check: nobody decides their
+            # own request, whatever path writes the row.
+            models.CheckConstraint(
+                condition=~models.Q(decided_by=models.F("requester")), name="request_not_self_decided"
+            ),
+            models.UniqueConstraint(
+                fields=["case"], condition=models.Q(status="pending"), name="one_pending_request_per_case"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"access request {self.id} ({self.status})"
+
+
+class AccessGrant(models.Model):
+    """The capability to decrypt the named recordings, for the grantee, until `ends_at`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(ComplaintCase, on_delete=models.PROTECT, related_name="grants")
+    request = models.OneToOneField(AccessRequest, on_delete=models.PROTECT, related_name="grant")
     grantee = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="access_grants"
     )
@@ -25,6 +165,7 @@ class AccessGrant(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        ordering = ["-starts_at"]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(ends_at__gt=models.F("starts_at")), name="grant_ends_after_start"

@@ -30,6 +30,11 @@ class InvalidInput(DomainError):
     status = status.HTTP_400_BAD_REQUEST
 
 
+class Forbidden(DomainError):
+    code = "forbidden"
+    status = status.HTTP_403_FORBIDDEN
+
+
 class NotFound(DomainError):
     code = "not_found"
     status = status.HTTP_404_NOT_FOUND

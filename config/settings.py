@@ -210,6 +210,9 @@ LEDGER_SIGNING_KEY_FILE = env.str(
     "LEDGER_SIGNING_KEY_FILE", default=str(EMBEDDED_KEY_DIR / "ledger-signing-key.pem")
 )
 LEDGER_HEAD_EVERY_SECONDS = env.int("LEDGER_HEAD_EVERY_SECONDS", default=60 * 60)
+# How long an approved access grant lasts: ISO 8601 (PT72H, P3D) or a number of hours.
+ACCESS_WINDOW = env.str("ACCESS_WINDOW", default="PT72H")
+ACCESS_EXPIRY_EVERY_SECONDS = env.int("ACCESS_EXPIRY_EVERY_SECONDS", default=60)
 # Keyed fingerprints (idempotent re-upload) and pseudonyms use keys derived from this secret.
 VAULT_HASH_KEY = env.str("VAULT_HASH_KEY", default="") or _embedded_secret("vault-hash-key")
 
@@ -242,6 +245,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-recordings": {
         "task": "retention.tasks.purge_expired_recordings",
         "schedule": float(PURGE_EVERY_SECONDS),
+    },
+    "expire-access-grants": {
+        "task": "complaints.tasks.expire_access_grants",
+        "schedule": float(ACCESS_EXPIRY_EVERY_SECONDS),
     },
     "reconcile-abandoned-uploads": {
         "task": "recorder.tasks.reconcile_abandoned_uploads",

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from complaints.models import AccessGrant
+from complaints.models import AccessGrant, AccessRequest, ComplaintCase
 from recorder.models import Recording
 from recorder.playback import AccessDenied, unseal
 from recorder.sealing import CHUNK_SIZE, TamperedError
@@ -30,10 +30,20 @@ def recording(api: APIClient, store, age_keys) -> tuple[Recording, bytes]:
 def grant_for(
     recording: Recording, *, starts: timedelta = timedelta(0), ends: timedelta = timedelta(hours=72)
 ) -> AccessGrant:
-    """A grant as complaints.services will issue it (that workflow is built in a later issue)."""
+    """A grant row with any window (complaints.services issues real ones after approval; these
+    tests pin what unseal itself refuses, whatever window a grant carries)."""
     officer, _ = get_user_model().objects.get_or_create(username="officer")
     now = timezone.now()
-    grant = AccessGrant.objects.create(grantee=officer, starts_at=now + starts, ends_at=now + ends)
+    case = ComplaintCase.objects.create(
+        customer_ref="CUST-1", customer_ref_hash="0" * 64, channel="phone", complaint="test",
+        received_at=now, respond_by=now, opened_by=officer, opened_at=now,
+    )  # fmt: skip
+    request = AccessRequest.objects.create(
+        case=case, requester=officer, justification="test", requested_at=now, status="approved"
+    )
+    grant = AccessGrant.objects.create(
+        case=case, request=request, grantee=officer, starts_at=now + starts, ends_at=now + ends
+    )
     grant.recordings.add(recording)
     return grant
 

@@ -1,0 +1,123 @@
+"""Reads for the complaint workflow: session search (metadata only), cases, requests, history.
+
+Nothing here reads content; nothing here writes (denials are written by `complaints.services`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+
+from audit.models import LedgerEntry
+from complaints.models import AccessGrant, AccessRequest, CaseSession, ComplaintCase
+from complaints.services import APPROVER, OFFICER, customer_hash
+from config.roles import role_of
+from recorder.models import Recording, Session, SessionEvent
+
+
+def find_sessions(
+    *, customer_ref: str, started_from: datetime | None = None, started_until: datetime | None = None
+) -> QuerySet[Session]:
+    """A customer's sessions, purged ones included (matched on the keyed hash, which outlives
+    the raw reference), with their consent timeline and recording state. Never content."""
+    sessions = Session.objects.filter(customer_ref_hash=customer_hash(customer_ref))
+    if started_from is not None:
+        sessions = sessions.filter(started_at__gte=started_from)
+    if started_until is not None:
+        sessions = sessions.filter(started_at__lt=started_until)
+    return (
+        sessions.select_related("recording")
+        .prefetch_related(Prefetch("events", queryset=SessionEvent.objects.order_by("position")))
+        .order_by("-started_at", "id")
+    )
+
+
+def cases_for_user(*, user: Any) -> QuerySet[ComplaintCase]:
+    """An officer's own cases; every case for a DPO (who decides on them); nothing for others."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return ComplaintCase.objects.none()
+    role = role_of(user)
+    cases = ComplaintCase.objects.select_related("opened_by").order_by("-opened_at")
+    if role == OFFICER:
+        return cases.filter(opened_by=user)
+    if role == APPROVER:
+        return cases
+    return ComplaintCase.objects.none()
+
+
+def pending_access_requests(*, user: Any) -> QuerySet[AccessRequest]:
+    """Requests waiting for a DPO, oldest first, without the DPO's own (four-eyes)."""
+    if not getattr(user, "is_authenticated", False) or role_of(user) != APPROVER:
+        return AccessRequest.objects.none()
+    return (
+        AccessRequest.objects.filter(status=AccessRequest.Status.PENDING)
+        .exclude(requester=user)
+        .select_related("case", "requester")
+        .order_by("requested_at", "id")
+    )
+
+
+def case_history(*, case_id: uuid.UUID | str) -> QuerySet[LedgerEntry]:
+    """The ledger entries naming the case, in ledger order."""
+    return LedgerEntry.objects.filter(case_id=case_id).order_by("seq")
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """What is left of a purged recording: when, and the ledger entry that proves it."""
+
+    purged_at: datetime | None
+    ledger_seq: int | None
+
+
+@dataclass(frozen=True)
+class LinkedSession:
+    link: CaseSession
+    session: Session
+    recording: Recording | None
+    tombstone: Tombstone | None
+
+
+def case_sessions(*, case: ComplaintCase) -> list[LinkedSession]:
+    """The case's sessions with timeline and recording; a purged recording as its tombstone."""
+    links = list(
+        case.links.select_related("session__recording").prefetch_related(
+            Prefetch("session__events", queryset=SessionEvent.objects.order_by("position"))
+        )
+    )
+    recordings = [r for r in (getattr(link.session, "recording", None) for link in links) if r is not None]
+    gone = [r.id for r in recordings if r.state in (Recording.State.SHREDDED, Recording.State.PURGED)]
+    proofs = dict(
+        LedgerEntry.objects.filter(action="recording.purged", recording_id__in=gone).values_list(
+            "recording_id", "seq"
+        )
+    )
+    rows = []
+    for link in links:
+        recording = getattr(link.session, "recording", None)
+        tombstone = None
+        if recording is not None and recording.id in gone:
+            tombstone = Tombstone(purged_at=recording.purged_at, ledger_seq=proofs.get(recording.id))
+        rows.append(LinkedSession(link=link, session=link.session, recording=recording, tombstone=tombstone))
+    return rows
+
+
+def grants_for_case(*, case: ComplaintCase) -> QuerySet[AccessGrant]:
+    return case.grants.select_related("grantee").prefetch_related("recordings").order_by("-starts_at")
+
+
+def active_grant(*, user: Any, case: ComplaintCase, at: datetime | None = None) -> AccessGrant | None:
+    """The user's grant on this case that is active now (not ended, not revoked), if any."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    at = at or timezone.now()
+    return (
+        case.grants.filter(grantee=user, revoked_at__isnull=True, starts_at__lte=at, ends_at__gt=at)
+        .order_by("-ends_at")
+        .first()
+    )

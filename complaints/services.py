@@ -1,0 +1,446 @@
+"""Complaint workflow actions: open, link, request, approve/reject (four-eyes), close, expire.
+
+Each action checks who may do it, changes state and writes its ledger event (actor and reason)
+in one transaction. Refusals of access are ledger events too (`access.denied`), written in their
+own transaction so they survive the refusal. Playback lives in `complaints.playback`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import isodate
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from audit.services import Actor, record_event
+from complaints.models import AccessGrant, AccessRequest, CaseSession, ComplaintCase
+from config.errors import Conflict, Forbidden, InvalidInput, NotFound
+from config.roles import role_of
+from recorder.models import Recording, Session
+from recorder.pseudonyms import pseudonym
+from retention.services import place_legal_hold, release_legal_hold
+
+User = AbstractBaseUser | AnonymousUser
+OFFICER = "compliance_officer"
+APPROVER = "data_protection_officer"
+# Answer a complaint within one month (GDPR art. 12(3)); the officer may set another deadline.
+RESPONSE_TIME = timedelta(days=30)
+
+
+def customer_hash(customer_ref: str) -> str:
+    """The keyed hash sessions keep of their customer reference, also after purge."""
+    return pseudonym(customer_ref.strip(), purpose="customer_ref")
+
+
+def access_window() -> timedelta:
+    """ACCESS_WINDOW: an ISO 8601 duration without months or years (PT72H, P3D) or hours (72)."""
+    text = str(settings.ACCESS_WINDOW).strip()
+    try:
+        window = timedelta(hours=float(text)) if text.replace(".", "", 1).isdigit() else None
+        if window is None:
+            parsed = isodate.parse_duration(text)
+            window = parsed if isinstance(parsed, timedelta) else None
+    except (isodate.ISO8601Error, ValueError, OverflowError):
+        window = None
+    if window is None or window <= timedelta(0):
+        raise ImproperlyConfigured(
+            f"ACCESS_WINDOW={text!r} must be a positive ISO 8601 duration such as PT72H, or hours"
+        )
+    return window
+
+
+# --- who may do what ------------------------------------------------------------------------
+
+
+def _actor(user: Any) -> Actor:
+    return Actor.for_user(user)
+
+
+def record_denial(
+    *,
+    user: Any,
+    reason: str,
+    case_id: uuid.UUID | str | None = None,
+    recording_id: uuid.UUID | str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Write `access.denied` in its own transaction: the refusal is kept although nothing else is."""
+    with transaction.atomic():
+        record_event(
+            action="access.denied",
+            actor=_actor(user),
+            case_id=case_id,
+            recording_id=recording_id,
+            details={"reason": reason, **(details or {})},
+        )
+
+
+def _require_role(user: Any, role: str, doing: str) -> None:
+    """Roles, not permissions: a superuser passes every has_perm() but holds no role, and the
+    workflow is for the people in these jobs only (DESIGN "Users")."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active or role_of(user) != role:
+        if getattr(user, "is_authenticated", False):
+            record_denial(user=user, reason=f"not_{role}", details={"action": doing})
+        raise Forbidden(f"Only a {role.replace('_', ' ')} may {doing}.", code="forbidden")
+
+
+def _uuid_or_none(value: uuid.UUID | str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def case_for(*, user: Any, case_id: uuid.UUID | str, acting: bool = False) -> ComplaintCase:
+    """The case if `user` may see it (`acting`: may act on it, i.e. is its officer), else
+    NotFound and an `access.denied` entry: a guessed id learns nothing, but is on record."""
+    parsed = _uuid_or_none(case_id)
+    case = ComplaintCase.objects.filter(id=parsed).first() if parsed else None
+    role = role_of(user) if getattr(user, "is_authenticated", False) else None
+    allowed = case is not None and (
+        (role == OFFICER and case.opened_by_id == user.pk) or (role == APPROVER and not acting)
+    )
+    if case is None or not allowed:
+        if getattr(user, "is_authenticated", False):
+            record_denial(
+                user=user,
+                reason="case_not_visible",
+                case_id=case.id if case else None,
+                details={"requested_case": str(case_id)[:64]},
+            )
+        raise NotFound("No such complaint case.", code="case_not_found")
+    return case
+
+
+def _clean_text(value: str, *, field: str, code: str) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise InvalidInput(f"{field} must not be empty.", code=code)
+    return text
+
+
+def _full_clean(instance: Any, **kwargs: Any) -> None:
+    try:
+        instance.full_clean(**kwargs)
+    except ValidationError as error:
+        messages = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
+        raise InvalidInput(messages, code="invalid") from error
+
+
+# --- cases and sessions ---------------------------------------------------------------------
+
+
+def _sessions_of_customer(
+    *, user: Any, customer_ref_hash: str, session_ids: Iterable[uuid.UUID | str], case_id: uuid.UUID | None
+) -> list[Session]:
+    """The named sessions, each of which must be this customer's: another customer's session is
+    as unknown as a missing one (and the attempt is on record)."""
+    found = []
+    for session_id in dict.fromkeys(str(s) for s in session_ids):
+        parsed = _uuid_or_none(session_id)
+        session = (
+            Session.objects.filter(id=parsed, customer_ref_hash=customer_ref_hash).first() if parsed else None
+        )
+        if session is None:
+            record_denial(
+                user=user,
+                reason="session_not_of_customer",
+                case_id=case_id,
+                details={"requested_session": session_id[:64]},
+            )
+            raise NotFound(
+                f"No session {session_id[:64]} of this customer is known.", code="session_not_found"
+            )
+        found.append(session)
+    return found
+
+
+def open_case(
+    *,
+    officer: Any,
+    customer_ref: str,
+    channel: str,
+    complaint: str,
+    session_ids: Sequence[uuid.UUID | str] = (),
+    received_at: datetime | None = None,
+    respond_by: datetime | None = None,
+) -> ComplaintCase:
+    """Open a customer's complaint case; each linked session is put under a legal hold."""
+    _require_role(officer, OFFICER, "open a complaint case")
+    now = timezone.now()
+    received_at = received_at or now
+    if received_at > now + timedelta(minutes=5):
+        raise InvalidInput("received_at must not be in the future.", code="received_in_future")
+    case = ComplaintCase(
+        customer_ref=_clean_text(customer_ref, field="customer_ref", code="customer_ref_required"),
+        channel=channel,
+        complaint=_clean_text(complaint, field="complaint", code="complaint_required"),
+        received_at=received_at,
+        respond_by=respond_by or received_at + RESPONSE_TIME,
+        opened_by=officer,
+        opened_at=now,
+    )
+    case.customer_ref_hash = customer_hash(case.customer_ref)
+    _full_clean(case, exclude=["opened_by"])
+    sessions = _sessions_of_customer(
+        user=officer, customer_ref_hash=case.customer_ref_hash, session_ids=session_ids, case_id=None
+    )
+    with transaction.atomic():
+        case.save(force_insert=True)
+        record_event(
+            action="case.opened",
+            actor=_actor(officer),
+            case_id=case.id,
+            details={"channel": case.channel, "sessions": [str(s.id) for s in sessions]},
+        )
+        _link(case=case, sessions=sessions, officer=officer)
+    return case
+
+
+def _link(*, case: ComplaintCase, sessions: list[Session], officer: Any) -> list[CaseSession]:
+    actor = _actor(officer)
+    already = set(case.links.values_list("session_id", flat=True))
+    links = []
+    for session in sessions:
+        if session.id in already:
+            continue
+        hold = place_legal_hold(
+            session_id=session.id, reason=f"complaint case {case.id}", actor=actor, case_id=case.id
+        )
+        links.append(
+            CaseSession.objects.create(
+                case=case, session=session, linked_by=officer, linked_at=timezone.now(), hold_id=hold.id
+            )
+        )
+        record_event(
+            action="case.session_linked",
+            actor=actor,
+            case_id=case.id,
+            session_id=session.id,
+            details={"hold": str(hold.id)},
+        )
+    return links
+
+
+def link_sessions(
+    *, officer: Any, case_id: uuid.UUID | str, session_ids: Sequence[uuid.UUID | str]
+) -> list[CaseSession]:
+    """Link more of the customer's sessions to the case (a legal hold on each); returns the new links."""
+    _require_role(officer, OFFICER, "link sessions to a case")
+    case = case_for(user=officer, case_id=case_id, acting=True)
+    if not session_ids:
+        raise InvalidInput("Name at least one session.", code="sessions_required")
+    sessions = _sessions_of_customer(
+        user=officer, customer_ref_hash=case.customer_ref_hash, session_ids=session_ids, case_id=case.id
+    )
+    with transaction.atomic():
+        case = ComplaintCase.objects.select_for_update().get(pk=case.pk)
+        if case.status == ComplaintCase.Status.CLOSED:
+            raise Conflict("The case is closed.", code="case_closed")
+        return _link(case=case, sessions=sessions, officer=officer)
+
+
+# --- access requests and decisions ------------------------------------------------------------
+
+
+def _playable_recordings(case: ComplaintCase) -> list[Recording]:
+    return list(
+        Recording.objects.filter(session__case_links__case=case, state=Recording.State.LOCKED).order_by("id")
+    )
+
+
+def request_access(*, officer: Any, case_id: uuid.UUID | str, justification: str) -> AccessRequest:
+    """Ask a DPO for access to the case's recordings; the case awaits approval."""
+    _require_role(officer, OFFICER, "request access to recordings")
+    case = case_for(user=officer, case_id=case_id, acting=True)
+    justification = _clean_text(justification, field="justification", code="justification_required")
+    with transaction.atomic():
+        case = ComplaintCase.objects.select_for_update().get(pk=case.pk)
+        if case.status not in (ComplaintCase.Status.OPEN, ComplaintCase.Status.ACCESS_EXPIRED):
+            raise Conflict(
+                f"Access can be requested only for an open case; this one is {case.get_status_display()}.",
+                code="case_not_open",
+            )
+        if not _playable_recordings(case):
+            raise Conflict("The case links no recording that can still be played.", code="nothing_to_play")
+        request = AccessRequest(
+            case=case, requester=officer, justification=justification, requested_at=timezone.now()
+        )
+        _full_clean(request, exclude=["case", "requester"], validate_constraints=False)
+        request.save(force_insert=True)
+        case.status = ComplaintCase.Status.AWAITING_APPROVAL
+        case.save(update_fields=["status"])
+        record_event(
+            action="case.access_requested",
+            actor=_actor(officer),
+            case_id=case.id,
+            details={"request": str(request.id), "reason": justification},
+        )
+    return request
+
+
+def _decidable(*, approver: Any, request_id: uuid.UUID | str, deciding: str) -> AccessRequest:
+    """The pending request `approver` may decide: a DPO, and never the requester (four-eyes)."""
+    _require_role(approver, APPROVER, f"{deciding} access requests")
+    parsed = _uuid_or_none(request_id)
+    request = AccessRequest.objects.filter(id=parsed).select_related("case").first() if parsed else None
+    if request is None:
+        record_denial(user=approver, reason="request_not_found", details={"requested": str(request_id)[:64]})
+        raise NotFound("No such access request.", code="request_not_found")
+    if request.requester_id == approver.pk:
+        record_denial(
+            user=approver, reason="four_eyes", case_id=request.case_id, details={"request": str(request.id)}
+        )
+        raise Forbidden("Nobody may decide their own access request.", code="four_eyes")
+    return request
+
+
+def _lock_pending(request: AccessRequest) -> tuple[AccessRequest, ComplaintCase]:
+    locked = AccessRequest.objects.select_for_update().get(pk=request.pk)
+    case = ComplaintCase.objects.select_for_update().get(pk=locked.case_id)
+    if locked.status != AccessRequest.Status.PENDING:
+        raise Conflict(f"The request is {locked.get_status_display()} already.", code="request_decided")
+    return locked, case
+
+
+def approve_access_request(*, approver: Any, request_id: uuid.UUID | str, reason: str) -> AccessGrant:
+    """Approve: the requester gets a grant for the case's recordings, ending after ACCESS_WINDOW."""
+    request = _decidable(approver=approver, request_id=request_id, deciding="approve")
+    reason = _clean_text(reason, field="reason", code="reason_required")
+    window = access_window()
+    with transaction.atomic():
+        request, case = _lock_pending(request)
+        recordings = _playable_recordings(case)
+        if not recordings:
+            raise Conflict("The case links no recording that can still be played.", code="nothing_to_play")
+        now = timezone.now()
+        request.status = AccessRequest.Status.APPROVED
+        request.decided_by, request.decided_at, request.reason = approver, now, reason
+        request.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+        grant = AccessGrant.objects.create(
+            case=case, request=request, grantee_id=request.requester_id, starts_at=now, ends_at=now + window
+        )
+        grant.recordings.set(recordings)
+        case.status = ComplaintCase.Status.ACCESS_GRANTED
+        case.save(update_fields=["status"])
+        record_event(
+            action="case.access_approved",
+            actor=_actor(approver),
+            case_id=case.id,
+            details={
+                "request": str(request.id),
+                "grant": str(grant.id),
+                "grantee": str(request.requester_id),
+                "recordings": [str(r.id) for r in recordings],
+                "ends_at": grant.ends_at.isoformat(),
+                "reason": reason,
+            },
+        )
+    return grant
+
+
+def reject_access_request(*, approver: Any, request_id: uuid.UUID | str, reason: str) -> AccessRequest:
+    """Reject with a reason: the case is open again."""
+    request = _decidable(approver=approver, request_id=request_id, deciding="reject")
+    reason = _clean_text(reason, field="reason", code="reason_required")
+    with transaction.atomic():
+        request, case = _lock_pending(request)
+        request.status = AccessRequest.Status.REJECTED
+        request.decided_by, request.decided_at, request.reason = approver, timezone.now(), reason
+        request.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+        case.status = ComplaintCase.Status.OPEN
+        case.save(update_fields=["status"])
+        record_event(
+            action="case.access_rejected",
+            actor=_actor(approver),
+            case_id=case.id,
+            details={"request": str(request.id), "reason": reason},
+        )
+    return request
+
+
+# --- closing and expiry -----------------------------------------------------------------------
+
+
+def close_case(*, officer: Any, case_id: uuid.UUID | str, outcome: str, summary: str) -> ComplaintCase:
+    """Close with an outcome: grants end now, pending requests lapse, legal holds are released."""
+    _require_role(officer, OFFICER, "close a complaint case")
+    case = case_for(user=officer, case_id=case_id, acting=True)
+    if outcome not in ComplaintCase.Outcome.values:
+        raise InvalidInput(
+            f"outcome must be one of: {', '.join(ComplaintCase.Outcome.values)}.", code="invalid_outcome"
+        )
+    summary = _clean_text(summary, field="summary", code="summary_required")
+    actor = _actor(officer)
+    with transaction.atomic():
+        case = ComplaintCase.objects.select_for_update().get(pk=case.pk)
+        if case.status == ComplaintCase.Status.CLOSED:
+            raise Conflict("The case is closed already.", code="case_closed")
+        now = timezone.now()
+        for grant in case.grants.select_for_update().filter(revoked_at__isnull=True, ends_at__gt=now):
+            grant.revoked_at = now
+            grant.save(update_fields=["revoked_at"])
+            record_event(
+                action="access_grant.revoked",
+                actor=actor,
+                case_id=case.id,
+                details={"grant": str(grant.id), "reason": "case_closed"},
+            )
+        case.access_requests.filter(status=AccessRequest.Status.PENDING).update(
+            status=AccessRequest.Status.CANCELLED, decided_at=now, reason="The case was closed."
+        )
+        for link in case.links.all():
+            try:
+                release_legal_hold(hold_id=link.hold_id, actor=actor)
+            except Conflict as error:  # released already (by hand, through retention): fine
+                if error.code != "hold_released":
+                    raise
+        case.status = ComplaintCase.Status.CLOSED
+        case.outcome, case.summary, case.closed_by, case.closed_at = outcome, summary, officer, now
+        _full_clean(case, exclude=["opened_by", "closed_by"])
+        case.save()
+        record_event(
+            action="case.closed",
+            actor=actor,
+            case_id=case.id,
+            details={"outcome": outcome, "reason": summary},
+        )
+    return case
+
+
+def expire_access_grants(*, now: datetime | None = None) -> int:
+    """Mark cases whose grants have all ended `access_expired` (Celery beat). Playback checks the
+    grant's end itself; this keeps the case's status and the ledger truthful. Safe to run twice."""
+    now = now or timezone.now()
+    actor = Actor.job("access-expiry")
+    expired = 0
+    active = AccessGrant.objects.filter(case=OuterRef("pk"), revoked_at__isnull=True, ends_at__gt=now)
+    due = ComplaintCase.objects.filter(status=ComplaintCase.Status.ACCESS_GRANTED).exclude(Exists(active))
+    for case_id in due.values_list("id", flat=True):
+        with transaction.atomic():
+            case = (
+                ComplaintCase.objects.select_for_update(skip_locked=True)
+                .filter(pk=case_id, status=ComplaintCase.Status.ACCESS_GRANTED)
+                .first()
+            )
+            if case is None or case.grants.filter(revoked_at__isnull=True, ends_at__gt=now).exists():
+                continue
+            case.status = ComplaintCase.Status.ACCESS_EXPIRED
+            case.save(update_fields=["status"])
+            record_event(
+                action="case.access_expired",
+                actor=actor,
+                case_id=case.id,
+                details={"reason": "access_window_ended"},
+            )
+            expired += 1
+    return expired
