@@ -54,6 +54,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The staff pages' stylesheet, served by the web process itself (no separate file server).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -110,6 +112,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAULT_DATA_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "config" / "static"]
+# Serve straight from the app folders: a handful of files, and no collectstatic step to forget.
+WHITENOISE_USE_FINDERS = True
 
 # --- Staff sign-in ------------------------------------------------------------------------------
 LOGIN_URL = "login"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -18,14 +20,21 @@ SECTIONS = (
 )
 
 
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
+def sections_for(user: Any, *, current_path: str = "") -> list[dict[str, Any]]:
+    """The sections `user` may open, each marked `current` when `current_path` lies inside it."""
     sections = []
     for url_name, title, permission in SECTIONS:
-        if not request.user.has_perm(permission):
+        if not user.has_perm(permission):
             continue
         try:
-            sections.append({"url": reverse(url_name), "title": title})
+            url = reverse(url_name)
         except NoReverseMatch:
             continue
+        sections.append({"url": url, "title": title, "current": current_path.startswith(url)})
+    return sections
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    sections = sections_for(request.user)
     return render(request, "home.html", {"sections": sections, "role": role_of(request.user)})

@@ -1,11 +1,88 @@
-"""Reads of retention data."""
+"""Reads of retention data: purge runs, and what the operator dashboard shows (metadata only)."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from retention.models import PurgeRun
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+
+from recorder.models import Recording
+from retention.models import LegalHold, PurgeRun
 
 
 def purge_runs() -> QuerySet[PurgeRun]:
     return PurgeRun.objects.order_by("-started_at")
+
+
+def recent_purge_runs(*, limit: int = 30) -> list[PurgeRun]:
+    """The last `limit` runs, oldest first (the order a chart reads left to right)."""
+    return list(reversed(purge_runs()[:limit]))
+
+
+def recording_counts_by_state() -> dict[str, int]:
+    """How many recordings are in each state, every state listed (zero included)."""
+    counts = dict(Recording.objects.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
+    return {state: int(counts.get(state, 0)) for state in Recording.State.values}
+
+
+def locked_bytes() -> int:
+    """Sealed payload bytes of the recordings still kept (state locked)."""
+    total = Recording.objects.filter(state=Recording.State.LOCKED).aggregate(
+        total=Coalesce(Sum("payload_size"), 0)
+    )["total"]
+    return int(total)
+
+
+def _is_held() -> Exists:
+    return Exists(LegalHold.objects.filter(session_id=OuterRef("session_id"), released_at__isnull=True))
+
+
+@dataclass(frozen=True)
+class ExpiryBucket:
+    """Locked recordings whose expiry falls in [start, end); `start` None means "already due"."""
+
+    start: datetime | None
+    end: datetime
+    due: int  # unheld: the purge takes them when the bucket's time comes
+    held: int  # kept past their expiry by a legal hold
+
+
+def expiry_schedule(*, now: datetime, weeks: int = 14) -> list[ExpiryBucket]:
+    """The purge's work ahead: already due, then week by week from `now`, counted in one query."""
+    bounds: list[tuple[datetime | None, datetime]] = [(None, now)]
+    bounds += [(now + timedelta(weeks=w), now + timedelta(weeks=w + 1)) for w in range(weeks)]
+    aggregates: dict[str, Any] = {}
+    for index, (start, end) in enumerate(bounds):
+        window = Q(expires_at__lt=end) if start is None else Q(expires_at__gte=start, expires_at__lt=end)
+        aggregates[f"due{index}"] = Count("id", filter=window & Q(held=False))
+        aggregates[f"held{index}"] = Count("id", filter=window & Q(held=True))
+    counts = (
+        Recording.objects.filter(state=Recording.State.LOCKED)
+        .annotate(held=_is_held())
+        .aggregate(**aggregates)
+    )
+    return [
+        ExpiryBucket(start, end, int(counts[f"due{i}"]), int(counts[f"held{i}"]))
+        for i, (start, end) in enumerate(bounds)
+    ]
+
+
+def next_expiring(*, limit: int = 10) -> QuerySet[Recording]:
+    """The locked recordings that expire first, each marked `held` if a legal hold keeps it."""
+    return (
+        Recording.objects.filter(state=Recording.State.LOCKED)
+        .annotate(held=_is_held())
+        .order_by("expires_at", "id")[:limit]
+    )
+
+
+def active_legal_holds() -> QuerySet[LegalHold]:
+    """Unreleased holds, oldest first, with the held session's recording state."""
+    return (
+        LegalHold.objects.filter(released_at__isnull=True)
+        .select_related("session__recording")
+        .order_by("placed_at", "id")
+    )
