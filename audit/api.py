@@ -183,6 +183,7 @@ class ManifestView(APIView):
         export = get_object_or_404(LedgerExport.objects.select_related("head", "previous_head"), id=export_id)
         response = Response(exports.manifest(export))
         response["Content-Disposition"] = f'attachment; filename="ledger-{export.id}-manifest.json"'
+        response["Cache-Control"] = "no-store"
         return response
 
 
