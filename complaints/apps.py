@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_migrate
 
 
@@ -10,6 +11,11 @@ class ComplaintsConfig(AppConfig):
         # Role groups follow config.roles after every migrate, as contrib.auth does for its
         # permissions: a deployment never runs with a stale permission table.
         post_migrate.connect(_sync_roles, dispatch_uid="complaints.sync_role_groups")
+        # Step-up before playback needs the time of the last password entry in the session.
+        from complaints import schema  # noqa: F401 - registers the OpenAPI authentication scheme
+        from complaints.step_up import note_authentication
+
+        user_logged_in.connect(note_authentication, dispatch_uid="complaints.note_authentication")
 
 
 def _sync_roles(sender: AppConfig, **kwargs: object) -> None:

@@ -14,8 +14,9 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from audit.models import LedgerEntry
+from complaints.access import APPROVER, OFFICER
 from complaints.models import AccessGrant, AccessRequest, CaseSession, ComplaintCase
-from complaints.services import APPROVER, OFFICER, customer_hash
+from complaints.services import customer_hash
 from config.roles import role_of
 from recorder.models import Recording, Session, SessionEvent
 

@@ -18,20 +18,28 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from audit.services import Actor, record_event
+from complaints.access import (  # noqa: F401 - case_for, record_denial are part of this module's API
+    APPROVER,
+    OFFICER,
+    actor_of,
+    case_for,
+    parse_uuid,
+    record_denial,
+    require_approver,
+    require_role,
+    visible_cases,
+)
 from complaints.models import AccessGrant, AccessRequest, CaseSession, ComplaintCase
 from config.errors import Conflict, Forbidden, InvalidInput, NotFound
-from config.roles import role_of
 from recorder.models import Recording, Session
 from recorder.pseudonyms import pseudonym
 from retention.services import place_legal_hold, release_legal_hold
 
 User = AbstractBaseUser | AnonymousUser
-OFFICER = "compliance_officer"
-APPROVER = "data_protection_officer"
 # Answer a complaint within one month (GDPR art. 12(3)); the officer may set another deadline.
 RESPONSE_TIME = timedelta(days=30)
 
@@ -58,69 +66,6 @@ def access_window() -> timedelta:
     return window
 
 
-# --- who may do what ------------------------------------------------------------------------
-
-
-def _actor(user: Any) -> Actor:
-    return Actor.for_user(user)
-
-
-def record_denial(
-    *,
-    user: Any,
-    reason: str,
-    case_id: uuid.UUID | str | None = None,
-    recording_id: uuid.UUID | str | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Write `access.denied` in its own transaction: the refusal is kept although nothing else is."""
-    with transaction.atomic():
-        record_event(
-            action="access.denied",
-            actor=_actor(user),
-            case_id=case_id,
-            recording_id=recording_id,
-            details={"reason": reason, **(details or {})},
-        )
-
-
-def _require_role(user: Any, role: str, doing: str) -> None:
-    """Roles, not permissions: a superuser passes every has_perm() but holds no role, and the
-    workflow is for the people in these jobs only (DESIGN "Users")."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active or role_of(user) != role:
-        if getattr(user, "is_authenticated", False):
-            record_denial(user=user, reason=f"not_{role}", details={"action": doing})
-        raise Forbidden(f"Only a {role.replace('_', ' ')} may {doing}.", code="forbidden")
-
-
-def _uuid_or_none(value: uuid.UUID | str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
-
-
-def case_for(*, user: Any, case_id: uuid.UUID | str, acting: bool = False) -> ComplaintCase:
-    """The case if `user` may see it (`acting`: may act on it, i.e. is its officer), else
-    NotFound and an `access.denied` entry: a guessed id learns nothing, but is on record."""
-    parsed = _uuid_or_none(case_id)
-    case = ComplaintCase.objects.filter(id=parsed).first() if parsed else None
-    role = role_of(user) if getattr(user, "is_authenticated", False) else None
-    allowed = case is not None and (
-        (role == OFFICER and case.opened_by_id == user.pk) or (role == APPROVER and not acting)
-    )
-    if case is None or not allowed:
-        if getattr(user, "is_authenticated", False):
-            record_denial(
-                user=user,
-                reason="case_not_visible",
-                case_id=case.id if case else None,
-                details={"requested_case": str(case_id)[:64]},
-            )
-        raise NotFound("No such complaint case.", code="case_not_found")
-    return case
-
-
 def _clean_text(value: str, *, field: str, code: str) -> str:
     text = (value or "").strip()
     if not text:
@@ -139,6 +84,30 @@ def _full_clean(instance: Any, **kwargs: Any) -> None:
 # --- cases and sessions ---------------------------------------------------------------------
 
 
+def search_sessions(
+    *,
+    officer: Any,
+    customer_ref: str,
+    started_from: datetime | None = None,
+    started_until: datetime | None = None,
+) -> QuerySet[Session]:
+    """An officer's search of a customer's sessions (metadata only); the search is on record."""
+    from complaints.selectors import find_sessions
+
+    require_role(officer, OFFICER, "search a customer's sessions")
+    customer_ref = _clean_text(customer_ref, field="customer_ref", code="customer_ref_required")
+    sessions = find_sessions(
+        customer_ref=customer_ref, started_from=started_from, started_until=started_until
+    )
+    with transaction.atomic():
+        record_event(
+            action="sessions.searched",
+            actor=actor_of(officer),
+            details={"customer_ref_hash": customer_hash(customer_ref), "found": sessions.count()},
+        )
+    return sessions
+
+
 def _sessions_of_customer(
     *, user: Any, customer_ref_hash: str, session_ids: Iterable[uuid.UUID | str], case_id: uuid.UUID | None
 ) -> list[Session]:
@@ -146,7 +115,7 @@ def _sessions_of_customer(
     as unknown as a missing one (and the attempt is on record)."""
     found = []
     for session_id in dict.fromkeys(str(s) for s in session_ids):
-        parsed = _uuid_or_none(session_id)
+        parsed = parse_uuid(session_id)
         session = (
             Session.objects.filter(id=parsed, customer_ref_hash=customer_ref_hash).first() if parsed else None
         )
@@ -175,7 +144,7 @@ def open_case(
     respond_by: datetime | None = None,
 ) -> ComplaintCase:
     """Open a customer's complaint case; each linked session is put under a legal hold."""
-    _require_role(officer, OFFICER, "open a complaint case")
+    require_role(officer, OFFICER, "open a complaint case")
     now = timezone.now()
     received_at = received_at or now
     if received_at > now + timedelta(minutes=5):
@@ -198,7 +167,7 @@ def open_case(
         case.save(force_insert=True)
         record_event(
             action="case.opened",
-            actor=_actor(officer),
+            actor=actor_of(officer),
             case_id=case.id,
             details={"channel": case.channel, "sessions": [str(s.id) for s in sessions]},
         )
@@ -207,7 +176,7 @@ def open_case(
 
 
 def _link(*, case: ComplaintCase, sessions: list[Session], officer: Any) -> list[CaseSession]:
-    actor = _actor(officer)
+    actor = actor_of(officer)
     already = set(case.links.values_list("session_id", flat=True))
     links = []
     for session in sessions:
@@ -235,7 +204,7 @@ def link_sessions(
     *, officer: Any, case_id: uuid.UUID | str, session_ids: Sequence[uuid.UUID | str]
 ) -> list[CaseSession]:
     """Link more of the customer's sessions to the case (a legal hold on each); returns the new links."""
-    _require_role(officer, OFFICER, "link sessions to a case")
+    require_role(officer, OFFICER, "link sessions to a case")
     case = case_for(user=officer, case_id=case_id, acting=True)
     if not session_ids:
         raise InvalidInput("Name at least one session.", code="sessions_required")
@@ -260,7 +229,7 @@ def _playable_recordings(case: ComplaintCase) -> list[Recording]:
 
 def request_access(*, officer: Any, case_id: uuid.UUID | str, justification: str) -> AccessRequest:
     """Ask a DPO for access to the case's recordings; the case awaits approval."""
-    _require_role(officer, OFFICER, "request access to recordings")
+    require_role(officer, OFFICER, "request access to recordings")
     case = case_for(user=officer, case_id=case_id, acting=True)
     justification = _clean_text(justification, field="justification", code="justification_required")
     with transaction.atomic():
@@ -281,7 +250,7 @@ def request_access(*, officer: Any, case_id: uuid.UUID | str, justification: str
         case.save(update_fields=["status"])
         record_event(
             action="case.access_requested",
-            actor=_actor(officer),
+            actor=actor_of(officer),
             case_id=case.id,
             details={"request": str(request.id), "reason": justification},
         )
@@ -290,8 +259,8 @@ def request_access(*, officer: Any, case_id: uuid.UUID | str, justification: str
 
 def _decidable(*, approver: Any, request_id: uuid.UUID | str, deciding: str) -> AccessRequest:
     """The pending request `approver` may decide: a DPO, and never the requester (four-eyes)."""
-    _require_role(approver, APPROVER, f"{deciding} access requests")
-    parsed = _uuid_or_none(request_id)
+    require_role(approver, APPROVER, f"{deciding} access requests")
+    parsed = parse_uuid(request_id)
     request = AccessRequest.objects.filter(id=parsed).select_related("case").first() if parsed else None
     if request is None:
         record_denial(user=approver, reason="request_not_found", details={"requested": str(request_id)[:64]})
@@ -334,7 +303,7 @@ def approve_access_request(*, approver: Any, request_id: uuid.UUID | str, reason
         case.save(update_fields=["status"])
         record_event(
             action="case.access_approved",
-            actor=_actor(approver),
+            actor=actor_of(approver),
             case_id=case.id,
             details={
                 "request": str(request.id),
@@ -361,7 +330,7 @@ def reject_access_request(*, approver: Any, request_id: uuid.UUID | str, reason:
         case.save(update_fields=["status"])
         record_event(
             action="case.access_rejected",
-            actor=_actor(approver),
+            actor=actor_of(approver),
             case_id=case.id,
             details={"request": str(request.id), "reason": reason},
         )
@@ -373,14 +342,14 @@ def reject_access_request(*, approver: Any, request_id: uuid.UUID | str, reason:
 
 def close_case(*, officer: Any, case_id: uuid.UUID | str, outcome: str, summary: str) -> ComplaintCase:
     """Close with an outcome: grants end now, pending requests lapse, legal holds are released."""
-    _require_role(officer, OFFICER, "close a complaint case")
+    require_role(officer, OFFICER, "close a complaint case")
     case = case_for(user=officer, case_id=case_id, acting=True)
     if outcome not in ComplaintCase.Outcome.values:
         raise InvalidInput(
             f"outcome must be one of: {', '.join(ComplaintCase.Outcome.values)}.", code="invalid_outcome"
         )
     summary = _clean_text(summary, field="summary", code="summary_required")
-    actor = _actor(officer)
+    actor = actor_of(officer)
     with transaction.atomic():
         case = ComplaintCase.objects.select_for_update().get(pk=case.pk)
         if case.status == ComplaintCase.Status.CLOSED:

@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from complaints.step_up import step_up
 from config.views import home
 
 handler404 = "config.errors.handler404"
@@ -14,10 +15,12 @@ urlpatterns = [
     path("", home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/step-up/", step_up, name="step-up"),
     path("operations/", include("retention.urls_pages")),
     path("admin/", admin.site.urls),
     path("api/v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/", include("recorder.urls")),
     path("api/v1/", include("retention.urls")),
+    path("api/v1/", include("complaints.urls")),
     path("api/v1/", include("audit.urls")),
 ]

@@ -1,0 +1,169 @@
+"""The stream a grantee's browser plays (`<video src>`): HTTP Range, inline, never cached.
+
+GET /api/v1/cases/{case_id}/recordings/{recording_id}/stream (url name "recording-stream").
+Every request is checked and written to the ledger before the first byte (complaints.playback).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from django.db import DatabaseError
+from django.http import HttpResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from complaints import playback
+from complaints.api import ERROR, StaffOnly, StaffSessionAuthentication
+from complaints.ranges import ByteRange, RangeNotSatisfiable, parse_range
+from complaints.step_up import recently_authenticated, step_up_url
+from config.errors import DomainError
+from recorder.sealing import TamperedError
+from recorder.stores import StoreError
+
+logger = logging.getLogger(__name__)
+
+
+class AnyAccept(BaseContentNegotiation):
+    """A media element asks for `*/*` or for video types; errors are JSON whatever it asked for."""
+
+    def select_parser(self, request: Request, parsers: Any) -> Any:
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request: Request, renderers: Any, format_suffix: str | None = None) -> Any:
+        return (renderers[0], renderers[0].media_type)
+
+
+class StepUpRequired(DomainError):
+    code = "step_up_required"
+    status = 403
+
+
+class LedgerUnavailable(DomainError):
+    code = "ledger_unavailable"
+    status = 503
+
+
+class RecordingUnreadable(DomainError):
+    code = "recording_unreadable"
+    status = 502
+
+
+def _no_store(response: HttpResponse | StreamingHttpResponse) -> None:
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+
+
+class RecordingStreamView(APIView):
+    authentication_classes = [StaffSessionAuthentication]
+    permission_classes = [StaffOnly]
+    content_negotiation_class = AnyAccept
+
+    @extend_schema(
+        operation_id="stream_recording",
+        parameters=[
+            OpenApiParameter(
+                "Range",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="One byte range (RFC 9110), e.g. bytes=0-1023, bytes=1024-, bytes=-500",
+            )
+        ],
+        responses={
+            (200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The whole recording"),
+            (206, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The requested range"),
+            403: OpenApiResponse(ERROR, description="Not signed in, grant ended, or step-up required"),
+            404: ERROR,
+            410: OpenApiResponse(ERROR, description="The recording was purged"),
+            416: OpenApiResponse(description="The range starts beyond the end"),
+            502: ERROR,
+            503: OpenApiResponse(ERROR, description="The ledger could not be written: nothing is sent"),
+        },
+        summary="Play a recording under an active access grant (grantee only, inline, no-store)",
+    )
+    def get(self, request: Request, case_id: str, recording_id: str) -> HttpResponse | StreamingHttpResponse:
+        user = request.user
+        authorised = playback.authorise_playback(user=user, case_id=case_id, recording_id=recording_id)
+        if not recently_authenticated(request._request):
+            playback.refuse_without_step_up(user=user, authorised=authorised)
+            raise StepUpRequired(
+                "Confirm your password before playback: " + step_up_url(request.get_full_path()),
+            )
+        opened = playback.open_recording(authorised=authorised)
+        try:
+            byte_range = parse_range(request.META.get("HTTP_RANGE"), opened.size)
+        except RangeNotSatisfiable:
+            refused = HttpResponse(status=416)
+            refused["Content-Range"] = f"bytes */{opened.size}"
+            _no_store(refused)
+            return refused
+        whole = byte_range is None
+        served = byte_range or ByteRange(0, opened.size - 1)
+        try:
+            playback.record_played(
+                user=user,
+                authorised=authorised,
+                start=served.start,
+                end=served.end,
+                partial=not whole,
+                client_address=request.META.get("REMOTE_ADDR", ""),
+            )
+        except DatabaseError as error:
+            logger.error("recording.played not written, playback refused: %s", type(error).__name__)
+            raise LedgerUnavailable(
+                "The access could not be written to the ledger; nothing was sent."
+            ) from None
+        body = self._plaintext(user, authorised, opened, served)
+        response = StreamingHttpResponse(body, status=200 if whole else 206)
+        if not whole:
+            response["Content-Range"] = served.content_range(opened.size)
+        response["Content-Type"] = authorised.recording.media_type or "application/octet-stream"
+        response["Content-Length"] = str(max(served.length, 0))
+        response["Accept-Ranges"] = "bytes"
+        response["Content-Disposition"] = "inline"
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        _no_store(response)
+        return response
+
+    def _plaintext(
+        self, user: Any, authorised: playback.Authorised, opened: Any, served: ByteRange
+    ) -> Iterator[bytes]:
+        """The first piece is decrypted before the response starts, so a bad first chunk is a clean
+        JSON error; a later bad chunk ends the stream (the connection closes short of
+        Content-Length, which every client treats as an error)."""
+        if served.length <= 0:
+            return iter(())
+        pieces = opened.iter_range(served.start, served.end + 1)
+        try:
+            first = next(pieces)
+        except (TamperedError, StoreError) as error:
+            self._failed(user, authorised, served, error)
+            raise RecordingUnreadable("The recording failed its integrity check; nothing was sent.") from None
+
+        def rest() -> Iterator[bytes]:
+            yield first
+            try:
+                yield from pieces
+            except (TamperedError, StoreError) as error:
+                self._failed(user, authorised, served, error)
+                raise
+
+        return rest()
+
+    def _failed(
+        self, user: Any, authorised: playback.Authorised, served: ByteRange, error: Exception
+    ) -> None:
+        logger.error("playback of %s stopped: %s", authorised.recording.id, error)
+        playback.record_stream_failure(
+            user=user,
+            authorised=authorised,
+            start=served.start,
+            end=served.end,
+            tampered=isinstance(error, TamperedError),
+            reason=str(error),
+        )
