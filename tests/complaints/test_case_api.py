@@ -1,0 +1,124 @@
+"""The complaint API as officers and DPOs use it: JSON in, JSON out, errors with a code and a
+sentence, nothing kept on a refusal, and every call in the OpenAPI schema."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from complaints.models import ComplaintCase
+from recorder.models import Recording
+from retention.models import LegalHold
+from retention.services import purge_expired
+
+pytestmark = pytest.mark.django_db
+
+
+def staff_client(user) -> Client:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    client.get("/accounts/step-up/")  # sets the CSRF cookie
+    return client
+
+
+def post(client: Client, path: str, body: dict) -> object:
+    return client.post(
+        path, body, content_type="application/json", HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value
+    )
+
+
+def test_an_officer_opens_a_case_and_a_dpo_approves_it_over_the_api(staff, make_session) -> None:
+    made = make_session("CUST-4711", size=5000)
+    officer, dpo = staff_client(staff.officer), staff_client(staff.dpo)
+    found = officer.get("/api/v1/session-search", {"customer_ref": "CUST-4711"}).json()
+    assert [s["id"] for s in found["results"]] == [made.session_id]
+    assert found["results"][0]["consent"]["control"] is True  # metadata and the consent timeline
+    opened = post(officer, "/api/v1/cases", {
+        "customer_ref": "CUST-4711", "channel": "email", "complaint": "My files are gone.",
+        "session_ids": [made.session_id],
+    })  # fmt: skip
+    assert opened.status_code == 201, opened.content
+    detail = opened.json()
+    case_id = detail["case"]["id"]
+    assert detail["case"]["status"] == "open"
+    assert [s["session"]["id"] for s in detail["sessions"]] == [made.session_id]
+    assert [e["action"] for e in detail["history"]][:2] == ["case.opened", "legal_hold.placed"]
+    requested = post(officer, f"/api/v1/cases/{case_id}/access-requests", {"justification": "Named session."})
+    assert requested.status_code == 201
+    queue = dpo.get("/api/v1/access-requests").json()["results"]
+    assert [r["id"] for r in queue] == [requested.json()["id"]]
+    approved = post(dpo, f"/api/v1/access-requests/{queue[0]['id']}/approve", {"reason": "Justified."})
+    assert approved.status_code == 201
+    assert approved.json()["grantee"]["username"] == "olivia"
+    assert approved.json()["recordings"] == [made.recording_id]
+    assert officer.get(f"/api/v1/cases/{case_id}").json()["case"]["status"] == "access_granted"
+    closed = post(
+        officer, f"/api/v1/cases/{case_id}/close", {"outcome": "abuse_confirmed", "summary": "Yes."}
+    )
+    assert closed.status_code == 200 and closed.json()["outcome"] == "abuse_confirmed"
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"channel": "phone", "complaint": "x"}, "invalid"),
+        ({"customer_ref": "C", "channel": "pigeon", "complaint": "x"}, "invalid"),
+        ({"customer_ref": "  ", "channel": "phone", "complaint": "x"}, "invalid"),
+        ({"customer_ref": "C", "channel": "phone", "complaint": "x", "session_ids": ["nope"]}, "invalid"),
+        (
+            {"customer_ref": "C", "channel": "phone", "complaint": "x",
+             "session_ids": ["0b7c6f3e-1111-4222-8333-944455556666"]},
+            "session_not_found",
+        ),
+    ],
+)  # fmt: skip
+def test_bad_input_is_a_json_error_and_nothing_is_kept(staff, body, code) -> None:
+    answer = post(staff_client(staff.officer), "/api/v1/cases", body)
+    assert answer.status_code in (400, 404)
+    assert answer.json()["error"] == code and answer.json()["detail"]
+    assert not ComplaintCase.objects.exists() and not LegalHold.objects.exists()
+
+
+def test_malformed_json_is_a_json_error(staff) -> None:
+    client = staff_client(staff.officer)
+    answer = client.post(
+        "/api/v1/cases", "{not json", content_type="application/json",
+        HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value,
+    )  # fmt: skip
+    assert answer.status_code == 400 and answer.json()["error"] == "malformed_json"
+
+
+def test_a_purged_session_is_found_by_the_original_reference_and_shown_as_a_tombstone(
+    staff, make_session
+) -> None:
+    made = make_session("CUST-4711", size=100)
+    Recording.objects.filter(id=made.recording_id).update(expires_at=timezone.now() - timedelta(days=1))
+    purge_expired()
+    officer = staff_client(staff.officer)
+    found = officer.get("/api/v1/session-search", {"customer_ref": "CUST-4711"}).json()["results"]
+    assert [s["id"] for s in found] == [made.session_id]
+    assert found[0]["customer_ref"] is None and found[0]["recording"]["state"] == "purged"
+    opened = post(officer, "/api/v1/cases", {
+        "customer_ref": "CUST-4711", "channel": "letter", "complaint": "Old session.",
+        "session_ids": [made.session_id],
+    })  # fmt: skip
+    [linked] = opened.json()["sessions"]
+    assert linked["tombstone"]["purged_at"] is not None
+    assert isinstance(linked["tombstone"]["ledger_seq"], int)
+
+
+def test_the_schema_documents_every_complaint_operation() -> None:
+    answer = Client().get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    schema = json.loads(answer.content)
+    operations = {op["operationId"] for path in schema["paths"].values() for op in path.values()}
+    assert {
+        "search_sessions", "list_cases", "open_case", "get_case", "link_sessions", "request_access",
+        "close_case", "list_pending_access_requests", "approve_access_request", "reject_access_request",
+        "stream_recording",
+    } <= operations  # fmt: skip
+    stream = schema["paths"]["/api/v1/cases/{case_id}/recordings/{recording_id}/stream"]["get"]
+    assert {"200", "206", "404", "410", "416", "503"} <= set(stream["responses"])
