@@ -12,7 +12,7 @@ class ComplaintsConfig(AppConfig):
         # permissions: a deployment never runs with a stale permission table.
         post_migrate.connect(_sync_roles, dispatch_uid="complaints.sync_role_groups")
         # Step-up before playback needs the time of the last password entry in the session.
-        from complaints import schema  # noqa: F401 - registers the OpenAPI authentication scheme
+        from complaints import checks, schema  # noqa: F401 - register the system check and OpenAPI scheme
         from complaints.step_up import note_authentication
 
         user_logged_in.connect(note_authentication, dispatch_uid="complaints.note_authentication")
