@@ -28,7 +28,7 @@ run: $(VENV)/.runtime
 	@echo "  Create a recorder client:  $(BIN)/python manage.py create_recorder_client my-tool"
 	@echo "  Stop with Ctrl-C."
 	@echo ""
-	PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) $(BIN)/honcho start --procfile Procfile --port $(PORT)
+	PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) LOG_FORMAT=$${LOG_FORMAT:-plain} $(BIN)/honcho start --procfile Procfile --port $(PORT)
 
 ## test: the whole suite (DATABASE_URL / CELERY_BROKER_URL select PostgreSQL and Redis when set).
 test: $(VENV)/.dev

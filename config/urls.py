@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from complaints.step_up import step_up
 from config.views import home
+from ops.views import metrics
 
 handler404 = "config.errors.handler404"
 handler500 = "config.errors.handler500"
@@ -18,6 +19,7 @@ urlpatterns = [
     path("accounts/step-up/", step_up, name="step-up"),
     path("operations/", include("retention.urls_pages")),
     path("admin/", admin.site.urls),
+    path("metrics", metrics, name="metrics"),
     path("api/v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/", include("recorder.urls")),
     path("api/v1/", include("retention.urls")),

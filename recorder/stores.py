@@ -42,6 +42,7 @@ class ObjectStore(Protocol):
     def discard(self, key: str) -> None: ...
     def protect(self, key: str, *, until: datetime) -> None: ...
     def set_legal_hold(self, key: str, *, on: bool) -> None: ...
+    def check_ready(self) -> None: ...
 
 
 # --- local folder --------------------------------------------------------------------------------
@@ -108,6 +109,15 @@ class LocalFolderStore:
 
     def open_writer(self, key: str) -> LocalWriter:
         return LocalWriter(self._path(key))
+
+    def check_ready(self) -> None:
+        """StoreError unless the root folder exists (or can be made) and this process may write it."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"cannot create the store folder {self.root}: {error.strerror}") from error
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise StoreError(f"the store folder {self.root} is not writable by this process")
 
     def read(self, key: str, offset: int, length: int) -> bytes:
         try:
@@ -261,6 +271,16 @@ class S3Store:
 
     def open_writer(self, key: str) -> S3Writer:
         return S3Writer(self.client, self.bucket, key, self.part_size)
+
+    def check_ready(self) -> None:
+        """StoreError unless the bucket answers HeadBucket (needs s3:ListBucket on it)."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "error")
+            raise StoreError(f"bucket {self.bucket} answers {code}") from error
+        except BotoCoreError as error:
+            raise StoreError(f"the S3 endpoint cannot be reached ({type(error).__name__})") from error
 
     def read(self, key: str, offset: int, length: int) -> bytes:
         if length <= 0:
