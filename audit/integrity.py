@@ -6,8 +6,12 @@ are consistent with each other (a consistency proof is what a verifier without t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
 
 from audit.canonical import COLUMNS, canonical_bytes, hashed_fields, leaf_hash
 from audit.keys import public_key
@@ -61,15 +65,13 @@ def check_ledger(*, progress: Callable[[int], None] = lambda n: None) -> LedgerC
 
     if failure := check_heads_up_to(0):
         return failure
-    rows = LedgerEntry.objects.order_by("seq").values_list(*COLUMNS, "leaf_hash")
-    for row in rows.iterator(chunk_size=CHUNK):
-        seq, stored = int(row[0]), bytes(row[-1])
+    for seq, fields, stored in _entries():
         expected = builder.size + 1
         if seq != expected:
             return _bad(
                 expected - 1, f"entry {expected} is missing: seq jumps to {seq}", expected, len(heads)
             )
-        leaf = leaf_hash(canonical_bytes(hashed_fields(**dict(zip(COLUMNS, row, strict=False)))))
+        leaf = leaf_hash(canonical_bytes(fields))
         if leaf != stored:
             return _bad(
                 seq - 1, f"entry {seq} was altered: its fields no longer give its leaf hash", seq, len(heads)
@@ -94,3 +96,42 @@ def check_ledger(*, progress: Callable[[int], None] = lambda n: None) -> LedgerC
 
 def _bad(entries: int, problem: str, first_bad_seq: int | None, heads: int) -> LedgerCheck:
     return LedgerCheck(entries=entries, heads=heads, first_bad_seq=first_bad_seq, problem=problem)
+
+
+def _entries() -> Iterator[tuple[int, dict[str, Any], bytes]]:
+    """(seq, hashed fields, stored leaf hash) of every entry in seq order, streamed."""
+    if connection.vendor == "postgresql":
+        yield from _entries_by_copy()
+        return
+    rows = LedgerEntry.objects.order_by("seq").values_list(*COLUMNS, "leaf_hash")
+    for row in rows.iterator(chunk_size=CHUNK):
+        yield int(row[0]), hashed_fields(**dict(zip(COLUMNS, row, strict=False))), bytes(row[-1])
+
+
+# PostgreSQL spells the hashed values itself (times in UTC as canonical.timestamp does, UUIDs
+# lowercase with hyphens), streamed with COPY: a third of the time of typed rows through the ORM.
+# tests/audit/test_verify_ledger.py pins that both paths give the same fields.
+_COPY_ENTRIES = """
+COPY (
+    SELECT seq, to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+           actor_kind, actor_id, actor_label, action, recording_id, session_id, case_id, details, leaf_hash
+    FROM audit_ledgerentry ORDER BY seq
+) TO STDOUT
+"""
+
+
+def _entries_by_copy() -> Iterator[tuple[int, dict[str, Any], bytes]]:
+    loads = json.loads
+    with connection.cursor() as cursor, cursor.cursor.copy(_COPY_ENTRIES) as copy:
+        for seq, at, kind, actor_id, label, action, recording, session, case, details, leaf in copy.rows():
+            fields = {
+                "seq": int(seq),
+                "recorded_at": at,
+                "actor": {"kind": kind, "id": actor_id, "label": label},
+                "action": action,
+                "recording_id": recording,
+                "session_id": session,
+                "case_id": case,
+                "details": loads(details),
+            }
+            yield fields["seq"], fields, bytes.fromhex(leaf[2:])  # bytea's text form: \x<hex>

@@ -183,3 +183,25 @@ def test_heads_signed_while_processes_append_stay_consistent() -> None:
         )
     assert check_ledger().ok
     assert hashlib.sha256(b"").digest() != tree.root()
+
+
+@pytest.mark.django_db
+def test_the_fast_read_path_gives_the_same_fields_as_the_models() -> None:
+    """verify_ledger reads PostgreSQL with COPY and its own spelling of times and ids."""
+    import uuid
+
+    from audit.canonical import entry_fields
+    from audit.integrity import _entries
+
+    values = [12.5, 1e-05, -0.0, 2**70, "Zoë \u2028 ✓ \\ \t", {"b": [1.0, True, None], "a": {}}, None]
+    for value in values:
+        record_event(
+            action="test.appended",
+            actor=Actor(kind="user", id="7", label="Zoë\tO'Brien, \\n"),
+            details={"value": value},
+            recording_id=uuid.uuid4(),
+            case_id=uuid.uuid4() if value is None else None,
+        )
+    expected = [(e.seq, entry_fields(e), bytes(e.leaf_hash)) for e in LedgerEntry.objects.order_by("seq")]
+    assert list(_entries()) == expected
+    assert check_ledger().ok
