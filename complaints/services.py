@@ -274,8 +274,9 @@ def _decidable(*, approver: Any, request_id: uuid.UUID | str, deciding: str) -> 
 
 
 def _lock_pending(request: AccessRequest) -> tuple[AccessRequest, ComplaintCase]:
+    # Case first, then request: the order close_case takes them in, so the two cannot deadlock.
+    case = ComplaintCase.objects.select_for_update().get(pk=request.case_id)
     locked = AccessRequest.objects.select_for_update().get(pk=request.pk)
-    case = ComplaintCase.objects.select_for_update().get(pk=locked.case_id)
     if locked.status != AccessRequest.Status.PENDING:
         raise Conflict(f"The request is {locked.get_status_display()} already.", code="request_decided")
     return locked, case

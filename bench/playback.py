@@ -1,0 +1,166 @@
+"""Playback benchmark: time to first byte of a Range request into the middle of a recording.
+
+The real service (gunicorn, embedded default, local-folder store) streams 64 KiB from the middle
+of sealed recordings of several sizes to a signed-in grantee, against reading the same range of
+the plaintext file from the same disk in the same run. Both sides start cold for each sample:
+the pages of the plaintext file and of the sealed payload are dropped from the page cache
+(posix_fadvise DONTNEED) before each request. Medians over several runs.
+
+Run: `.venv/bin/python bench/playback.py --sizes 100M,1G,4G`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.ingest import PYTHON, Vault, human, make_input, new_session, parse_size, upload  # noqa: E402
+
+RANGE = 64 * 1024
+PASSWORD = "bench password that is long enough"
+
+SETUP = """
+import io, json, sys, time
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+from django.core.management import call_command
+from django.contrib.auth import get_user_model
+from complaints import services
+from complaints.step_up import SESSION_KEY as AUTHENTICATED_AT
+from recorder.models import Session
+
+password = sys.stdin.readline().strip()
+for name, role in (("bench-officer", "compliance_officer"), ("bench-dpo", "data_protection_officer")):
+    call_command("add_staff", name, "--role", role, "--password-stdin", stdin=io.StringIO(password + "\\n"),
+                 stdout=io.StringIO())
+User = get_user_model()
+officer, dpo = User.objects.get(username="bench-officer"), User.objects.get(username="bench-dpo")
+sessions = json.loads(sys.stdin.readline())
+out = {}
+for session_id in sessions:
+    ref = Session.objects.get(id=session_id).customer_ref
+    case = services.open_case(officer=officer, customer_ref=ref, channel="phone", complaint="bench",
+                              session_ids=[session_id])
+    request = services.request_access(officer=officer, case_id=case.id, justification="bench")
+    grant = services.approve_access_request(approver=dpo, request_id=request.id, reason="bench")
+    out[session_id] = {"case": str(case.id), "recording": str(grant.recordings.get().id)}
+store = SessionStore()
+store[SESSION_KEY] = str(officer.pk)
+store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+store[HASH_SESSION_KEY] = officer.get_session_auth_hash()
+store[AUTHENTICATED_AT] = int(time.time())  # fresh step-up: the samples take well under 15 minutes
+store.create()
+print(json.dumps({"cookie": store.session_key, "grants": out}))
+"""
+
+
+def drop_cache(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def plaintext_read(path: Path, offset: int) -> float:
+    """Seconds to the first byte of a cold pread of the range (and to its end: one read)."""
+    drop_cache(path)
+    started = time.perf_counter()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        data = os.pread(fd, RANGE, offset)
+    finally:
+        os.close(fd)
+    elapsed = time.perf_counter() - started
+    assert len(data) == RANGE
+    return elapsed
+
+
+def ranged_get(port: int, cookie: str, url: str, offset: int) -> tuple[float, float, bytes]:
+    """(time to the first byte of the answer, time to its last byte, body) of one Range request."""
+    request = (
+        f"GET {url} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: sessionid={cookie}\r\n"
+        f"Range: bytes={offset}-{offset + RANGE - 1}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    started = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(request)
+        first = sock.recv(65536)
+        ttfb = time.perf_counter() - started
+        answer = first
+        while chunk := sock.recv(65536):
+            answer += chunk
+    total = time.perf_counter() - started
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = head.split(b" ", 2)[1]
+    assert status == b"206", answer[-300:]
+    return ttfb, total, body
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100M,1G,4G", help="recording sizes, e.g. 100M,1G,4G")
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    sizes = [parse_size(s) for s in args.sizes.split(",")]
+    with tempfile.TemporaryDirectory(prefix="vault-playback-bench-") as scratch:
+        work = Path(scratch)
+        vault = Vault(work / "data")
+        token = vault.prepare()
+        rows = []
+        with vault.serving():
+            inputs, sessions = {}, []
+            for n, size in enumerate(sizes):
+                source = work / f"plain-{n}.webm"
+                make_input(source, size)
+                session_id = new_session(vault.port, token, n)
+                status, _ = upload(vault.port, token, session_id, source)
+                assert status == 201, status
+                inputs[session_id] = (size, source)
+                sessions.append(session_id)
+            setup = subprocess.run(
+                [PYTHON, "manage.py", "shell", "-c", SETUP], cwd=ROOT, env=vault.env,
+                input=f"{PASSWORD}\n{json.dumps(sessions)}\n", capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            state = json.loads(setup.stdout.strip().splitlines()[-1])
+            for session_id in sessions:
+                size, source = inputs[session_id]
+                ids = state["grants"][session_id]
+                url = f"/api/v1/cases/{ids['case']}/recordings/{ids['recording']}/stream"
+                payload = next((work / "data" / "objects").rglob(f"{ids['recording']}.age"))
+                offset = size // 2 + 12345  # the middle, not aligned to a chunk
+                with open(source, "rb") as handle:
+                    expected = os.pread(handle.fileno(), RANGE, offset)
+                vault_ttfb, vault_total, plain = [], [], []
+                for _ in range(args.runs):
+                    plain.append(plaintext_read(source, offset))
+                    drop_cache(payload)
+                    first, total, body = ranged_get(vault.port, state["cookie"], url, offset)
+                    assert body == expected
+                    vault_ttfb.append(first)
+                    vault_total.append(total)
+                rows.append((size, statistics.median(plain), statistics.median(vault_ttfb),
+                             statistics.median(vault_total)))  # fmt: skip
+                source.unlink()
+        print(f"\nRange of {RANGE // 1024} KiB from the middle; medians of {args.runs} cold runs\n")
+        print("| recording | plaintext pread | vault TTFB | vault whole range | TTFB / pread |")
+        print("| --- | --- | --- | --- | --- |")
+        for size, plain_s, ttfb_s, total_s in rows:
+            print(f"| {human(size)} | {plain_s * 1e3:.2f} ms | {ttfb_s * 1e3:.2f} ms | "
+                  f"{total_s * 1e3:.2f} ms | {ttfb_s / plain_s:.1f}x |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
