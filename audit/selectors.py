@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from audit.canonical import canonical_bytes, entry_fields, leaf_hash
@@ -56,6 +57,8 @@ def last_seq() -> int:
 def ledger_tree(*, tree_size: int) -> MerkleTree:
     """The Merkle tree of the stored leaf hashes of seq 1..tree_size (committed entries are always
     a prefix of seq: appends hold the ledger lock until they commit)."""
+    if connection.vendor == "postgresql":
+        return _ledger_tree_in_one_row(tree_size)
     leaves = bytearray()
     expected = 1
     rows = LedgerEntry.objects.filter(seq__lte=tree_size).order_by("seq").values_list("seq", "leaf_hash")
@@ -67,6 +70,25 @@ def ledger_tree(*, tree_size: int) -> MerkleTree:
     if expected != tree_size + 1:
         raise LedgerInconsistent(f"The ledger has no entry {expected}.")
     return MerkleTree(bytes(leaves))
+
+
+def _ledger_tree_in_one_row(tree_size: int) -> MerkleTree:
+    """PostgreSQL concatenates the leaf hashes itself (32 MB for a million entries, one row): ten
+    times faster than a row per entry. seq is unique and positive, so n rows whose largest seq
+    is n are exactly 1..n."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), coalesce(max(seq), 0), string_agg(leaf_hash, ''::bytea ORDER BY seq) "
+            "FROM audit_ledgerentry WHERE seq <= %s",
+            [tree_size],
+        )
+        count, last, leaves = cursor.fetchone()
+    leaves = bytes(leaves or b"")
+    if count != tree_size or last != tree_size or len(leaves) != 32 * tree_size:
+        raise LedgerInconsistent(
+            f"The ledger does not hold every entry from 1 to {tree_size} ({count} found, the last {last})."
+        )
+    return MerkleTree(leaves)
 
 
 def latest_head() -> SignedTreeHead | None:
