@@ -63,6 +63,8 @@ class RecordingStreamView(APIView):
     authentication_classes = [StaffSessionAuthentication]
     permission_classes = [StaffOnly]
     content_negotiation_class = AnyAccept
+    # GET only: a HEAD would be checked and written to the ledger as a play that sent nothing.
+    http_method_names = ["get"]
 
     @extend_schema(
         operation_id="stream_recording",

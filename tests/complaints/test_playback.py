@@ -80,6 +80,13 @@ def test_without_range_the_whole_recording_is_served_inline_and_never_cached(sta
     assert answer["Content-Disposition"] == "inline"
 
 
+def test_only_get_is_served(staff, granted) -> None:
+    case, _, made = granted
+    client = signed_in(staff.officer)
+    assert client.head(stream_url(case.id, made.recording_id)).status_code == 405
+    assert not LedgerEntry.objects.filter(action="recording.played").exists()
+
+
 @pytest.mark.parametrize("header", [f"bytes={SIZE}-", f"bytes={SIZE + 10}-{SIZE + 20}", "bytes=-0"])
 def test_a_range_beyond_the_end_is_416(staff, granted, header) -> None:
     case, _, made = granted
