@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/step-up/", step_up, name="step-up"),
+    path("cases/", include("complaints.urls_pages")),
     path("operations/", include("retention.urls_pages")),
     path("admin/", admin.site.urls),
     path("metrics", metrics, name="metrics"),

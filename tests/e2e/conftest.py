@@ -128,10 +128,15 @@ def sign_in(page: Any, username: str, password: str) -> None:
 
 def make_webm(ffmpeg: str, path: Path, *, seconds: int = 8) -> Path:
     """A VP8 test pattern with a keyframe every second, so a player can seek anywhere quickly."""
+    # Noise over the pattern keeps the file large (some MiB) for its few seconds: the browser
+    # cannot take it in one read, so seeking makes it ask for further byte ranges.
     command = [
         ffmpeg, "-hide_banner", "-loglevel", "error", "-y",
         "-f", "lavfi", "-i", f"testsrc=duration={seconds}:size=640x360:rate=25",
-        "-c:v", "libvpx", "-b:v", "600k", "-g", "25", "-keyint_min", "25", "-auto-alt-ref", "0",
+        "-vf", "noise=alls=40:allf=t",
+        "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8",
+        "-b:v", "6M", "-minrate", "6M", "-maxrate", "6M", "-bufsize", "6M",
+        "-g", "25", "-keyint_min", "25", "-auto-alt-ref", "0",
         "-an", str(path),
     ]  # fmt: skip
     subprocess.run(command, check=True, timeout=120)
@@ -194,13 +199,19 @@ def upload_session_with_recording(
     )  # fmt: skip
 
 
+@pytest.fixture(scope="session")
+def webm_file(ffmpeg_path: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An 8-second WebM made by ffmpeg, once per test run."""
+    return make_webm(ffmpeg_path, tmp_path_factory.mktemp("webm") / "session.webm")
+
+
 @pytest.fixture
-def webm_recording(live_service: LiveServer, ffmpeg_path: str, tmp_path: Path) -> UploadedRecording:
-    """An 8-second WebM made by ffmpeg, sealed on upload through the live recorder API."""
+def webm_recording(live_service: LiveServer, webm_file: Path) -> UploadedRecording:
+    """The WebM, sealed on upload through the live recorder API with a recorder client's token."""
     from recorder.services import create_recorder_client
 
     _, token = create_recorder_client(name="helpdesk-e2e")
-    webm = make_webm(ffmpeg_path, tmp_path / "session.webm").read_bytes()
+    webm = webm_file.read_bytes()
     return upload_session_with_recording(
         live_service.url, token, webm, customer_ref="CUST-7731", external_id="ticket-e2e-1"
     )

@@ -1,0 +1,336 @@
+"""What the officer's and the DPO's pages show, assembled from `complaints.selectors`: the
+rights timeline of a session as a chart, deadlines, and the case's ledger history in words.
+
+Reads only. Two small reads the pages need and the workflow's selectors do not offer
+(`decided_by`, `recording_in_active_grant`) live here, apart from the core selectors.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+
+from audit.models import LedgerEntry
+from complaints import selectors
+from complaints.models import AccessGrant, AccessRequest, ComplaintCase
+from config.charts import Chart, Label, Line, Rect, Series
+from recorder import timeline
+from recorder.models import Recording, Session
+
+# --- the rights timeline ------------------------------------------------------------------------
+
+VIEW = Series("view", "Agent may view")
+CONTROL = Series("control", "Agent may control")
+INTERRUPTED = Series("interrupted", "Interrupted by the customer")
+TIMELINE_SERIES = (VIEW, CONTROL, INTERRUPTED)
+_TICK_MINUTES = (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A stretch of the session with one set of rights."""
+
+    start: datetime
+    end: datetime
+    view: bool
+    control: bool
+    interrupted: bool
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """One line of the timeline as text: the chart's equivalent for screen readers and print."""
+
+    at: datetime
+    what: str
+    view: bool
+    control: bool
+
+
+@dataclass(frozen=True)
+class SessionTimeline:
+    spans: list[Span]
+    rows: list[TimelineRow]
+    start: datetime
+    end: datetime
+    ended: bool
+    chart: Chart
+
+
+def session_timeline(session: Session, *, now: datetime) -> SessionTimeline:
+    """Replay the session's consent and events (recorder.timeline's state machine) into spans."""
+    state = timeline.start(
+        consent_granted_at=session.consent_granted_at,
+        started_at=session.started_at,
+        consent=timeline.Rights(view=session.consent_view, control=session.consent_control),
+    )
+    rows = [
+        TimelineRow(
+            session.consent_granted_at, "Consent given", session.consent_view, session.consent_control
+        ),
+        TimelineRow(session.started_at, "Session started", state.rights.view, state.rights.control),
+    ]
+    spans: list[Span] = []
+    since = session.started_at
+    for event in session.events.all():
+        spans.append(_span(since, event.at, state))
+        rights = timeline.Rights(view=event.view, control=event.control)
+        state = timeline.apply(state, type=event.type, at=event.at, rights=rights)
+        rows.append(
+            TimelineRow(event.at, _EVENT_WORDS.get(event.type, event.type), event.view, event.control)
+        )
+        since = event.at
+    ended = state.phase is timeline.Phase.ENDED
+    end = since if ended else max(since, session.ended_at or now)
+    if not ended and end > since:
+        spans.append(_span(since, end, state))
+    end = max(end, session.started_at + timedelta(minutes=1))  # a zero-length session still draws
+    spans = [span for span in spans if span.end > span.start]
+    return SessionTimeline(spans, rows, session.started_at, end, ended, _timeline_chart(spans, session, end))
+
+
+_EVENT_WORDS = {
+    "scope_changed": "Rights changed",
+    "interrupted": "Interrupted by the customer",
+    "resumed": "Resumed",
+    "ended": "Session ended",
+}
+
+
+def _span(start: datetime, end: datetime, state: timeline.TimelineState) -> Span:
+    interrupted = state.phase is timeline.Phase.INTERRUPTED
+    return Span(start, end, state.rights.view, state.rights.control, interrupted)
+
+
+def _timeline_chart(spans: list[Span], session: Session, end: datetime) -> Chart:
+    width, left, right, top, row_height = 720, 112, 16, 8, 26
+    plot_width = width - left - right
+    height = top + 2 * row_height + 34
+    start = session.started_at
+    total = (end - start).total_seconds()
+
+    def x(moment: datetime) -> float:
+        return left + plot_width * (moment - start).total_seconds() / total
+
+    chart = Chart(
+        width=width,
+        height=height,
+        title="Rights over the session",
+        description=_describe(spans),
+        legend=TIMELINE_SERIES,
+    )
+    rows = ((VIEW, "View"), (CONTROL, "Control"))
+    for index, (_, name) in enumerate(rows):
+        y = top + index * row_height
+        chart.rects.append(
+            Rect(left, y + 3, plot_width, row_height - 6, "chart-none", f"{name}: not allowed")
+        )
+        chart.labels.append(Label(left - 10, y + row_height / 2 + 4, name, anchor="end", css="chart-strong"))
+    for span in spans:
+        span_x, span_width = x(span.start), max(x(span.end) - x(span.start), 1.0)
+        when = f"{span.start:%H:%M:%S} to {span.end:%H:%M:%S}"
+        if span.interrupted:
+            chart.rects.append(
+                Rect(span_x, top + 3, span_width, 2 * row_height - 6, INTERRUPTED.css, f"Interrupted {when}")
+            )
+            continue
+        for index, (series, name) in enumerate(rows):
+            allowed = span.view if series is VIEW else span.control
+            if allowed:
+                y = top + index * row_height
+                chart.rects.append(
+                    Rect(span_x, y + 3, span_width, row_height - 6, series.css, f"{name} {when}")
+                )
+    axis_y = top + 2 * row_height + 4
+    chart.lines.append(Line(left, axis_y, width - right, axis_y, "chart-axis"))
+    step = _tick_step(total)
+    first = _ceil_to(start, step)
+    tick = first
+    while tick <= end:
+        chart.lines.append(Line(x(tick), top, x(tick), axis_y + 4, "chart-grid"))
+        chart.labels.append(Label(x(tick), axis_y + 18, f"{tick:%H:%M}"))
+        tick += step
+    return chart
+
+
+def _describe(spans: list[Span]) -> str:
+    parts = []
+    for span in spans:
+        if span.interrupted:
+            rights = "interrupted"
+        else:
+            rights = "view and control" if span.control else ("view only" if span.view else "no rights")
+        parts.append(f"{span.start:%H:%M:%S} to {span.end:%H:%M:%S}: {rights}")
+    return "; ".join(parts) or "No rights were in force."
+
+
+def _tick_step(total_seconds: float) -> timedelta:
+    minutes = total_seconds / 60
+    for step in _TICK_MINUTES:
+        if minutes / step <= 8:
+            return timedelta(minutes=step)
+    return timedelta(minutes=_TICK_MINUTES[-1] * math.ceil(minutes / (8 * _TICK_MINUTES[-1])))
+
+
+def _ceil_to(moment: datetime, step: timedelta) -> datetime:
+    seconds = step.total_seconds()
+    epoch = moment.timestamp()
+    return datetime.fromtimestamp(math.ceil(epoch / seconds) * seconds, tz=moment.tzinfo)
+
+
+# --- deadlines ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Deadline:
+    at: datetime
+    overdue: bool
+    soon: bool  # within three days
+
+
+def deadline(case: ComplaintCase, *, now: datetime) -> Deadline | None:
+    """The case's answer-by date and how close it is; none once the case is closed."""
+    if case.status == ComplaintCase.Status.CLOSED:
+        return None
+    return Deadline(case.respond_by, case.respond_by <= now, now < case.respond_by <= now + timedelta(days=3))
+
+
+STATUS_BADGES: dict[str, str] = {
+    ComplaintCase.Status.OPEN: "badge-info",
+    ComplaintCase.Status.AWAITING_APPROVAL: "badge-warn",
+    ComplaintCase.Status.ACCESS_GRANTED: "badge-ok",
+    ComplaintCase.Status.ACCESS_EXPIRED: "",
+    ComplaintCase.Status.CLOSED: "",
+    AccessRequest.Status.PENDING: "badge-warn",
+    AccessRequest.Status.APPROVED: "badge-ok",
+    AccessRequest.Status.REJECTED: "badge-bad",
+    AccessRequest.Status.CANCELLED: "",
+}
+
+
+# --- the case page ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseSessionView:
+    linked: selectors.LinkedSession
+    timeline: SessionTimeline
+    playable: bool  # the viewer holds an active grant naming this recording
+
+
+@dataclass(frozen=True)
+class GrantView:
+    grant: AccessGrant
+    active: bool
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    entry: LedgerEntry
+    what: str
+    note: str
+
+
+@dataclass(frozen=True)
+class CasePage:
+    case: ComplaintCase
+    deadline: Deadline | None
+    sessions: list[CaseSessionView]
+    requests: QuerySet[AccessRequest]
+    grants: list[GrantView]
+    active_grant: AccessGrant | None
+    pending_request: AccessRequest | None
+    history: list[HistoryLine]
+
+
+def case_page(*, case: ComplaintCase, viewer: Any, now: datetime) -> CasePage:
+    grant = selectors.active_grant(user=viewer, case=case, at=now)
+    in_grant = set(grant.recordings.values_list("id", flat=True)) if grant else set()
+    sessions = [
+        CaseSessionView(
+            linked=linked,
+            timeline=session_timeline(linked.session, now=now),
+            playable=linked.recording is not None
+            and linked.recording.id in in_grant
+            and linked.recording.state == Recording.State.LOCKED,
+        )
+        for linked in selectors.case_sessions(case=case)
+    ]
+    requests = case.access_requests.select_related("requester", "decided_by").order_by("-requested_at")
+    return CasePage(
+        case=case,
+        deadline=deadline(case, now=now),
+        sessions=sessions,
+        requests=requests,
+        grants=[GrantView(g, g.is_active(now)) for g in selectors.grants_for_case(case=case)],
+        active_grant=grant,
+        pending_request=next((r for r in requests if r.status == AccessRequest.Status.PENDING), None),
+        history=[_history_line(entry) for entry in selectors.case_history(case_id=case.id)],
+    )
+
+
+_ACTION_WORDS = {
+    "case.opened": "Case opened",
+    "case.session_linked": "Session linked",
+    "legal_hold.placed": "Legal hold placed",
+    "legal_hold.released": "Legal hold released",
+    "case.access_requested": "Access requested",
+    "case.access_approved": "Access approved",
+    "case.access_rejected": "Access rejected",
+    "case.access_expired": "Access window ended",
+    "access_grant.revoked": "Access grant revoked",
+    "case.closed": "Case closed",
+    "recording.played": "Recording played",
+    "access.denied": "Access denied",
+}
+
+
+_REASON_WORDS = {
+    "case_closed": "the case was closed",
+    "access_window_ended": "the access window ended",
+    "case_not_visible": "not this person's case",
+}
+
+
+def _history_line(entry: LedgerEntry) -> HistoryLine:
+    details = entry.details if isinstance(entry.details, dict) else {}
+    note = _REASON_WORDS.get(str(details.get("reason", "")), str(details.get("reason", "")))
+    served = details.get("range")
+    if entry.action == "recording.played" and isinstance(served, dict):
+        note = f"bytes {served.get('start', 0):,} to {served.get('end', 0):,}"
+    elif entry.action == "case.closed" and details.get("outcome"):
+        outcome = ComplaintCase.Outcome(details["outcome"]).label
+        note = f"{outcome}: {note}" if note else outcome
+    return HistoryLine(entry, _ACTION_WORDS.get(entry.action, entry.action), note)
+
+
+# --- reads the workflow's selectors do not offer ------------------------------------------------
+
+
+def decided_by(*, user: Any, limit: int = 10) -> QuerySet[AccessRequest]:
+    """The requests `user` decided most recently, for the DPO's own record on the queue page."""
+    return (
+        AccessRequest.objects.filter(decided_by=user)
+        .select_related("case", "requester")
+        .order_by("-decided_at")[:limit]
+    )
+
+
+def recording_in_active_grant(
+    *, user: Any, case: ComplaintCase, recording_id: uuid.UUID | str, now: datetime
+) -> tuple[AccessGrant, Recording] | None:
+    """The viewer's active grant on `case` and the recording it names, if it names that one."""
+    grant = selectors.active_grant(user=user, case=case, at=now)
+    if grant is None:
+        return None
+    try:
+        recording = grant.recordings.select_related("session").get(id=recording_id)
+    except (Recording.DoesNotExist, ValidationError, ValueError):
+        return None
+    return grant, recording

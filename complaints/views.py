@@ -1,0 +1,283 @@
+"""The complaint workflow's pages: the officer's cases and player, the DPO's approval queue.
+
+Thin: each view parses its form, calls one `complaints.services` action (which checks the
+role, changes state and writes the ledger) or reads through the selectors, and renders.
+Domain errors become a message on the page, a 403 or a 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from complaints import pages, selectors, services
+from complaints.forms import CloseCaseForm, DecisionForm, JustificationForm, OpenCaseForm, SessionSearchForm
+from complaints.models import ComplaintCase
+from complaints.step_up import recently_authenticated, step_up_url
+from config.errors import Conflict, Forbidden, InvalidInput, NotFound
+from config.roles import ROLE_PERMISSIONS, role_of
+
+View = Callable[..., HttpResponse]
+
+
+def role_may(user: Any, permission: str) -> bool:
+    """Whether the user's role carries `permission`. Roles decide, as in the workflow's services:
+    a superuser without a role is refused here too."""
+    role = role_of(user)
+    return role is not None and permission in ROLE_PERMISSIONS[role] and user.has_perm(permission)
+
+
+def staff_page(permission: str) -> Callable[[View], View]:
+    """Signed-in staff whose role carries `permission`; the services' refusals become 403/404."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        @login_required
+        @never_cache
+        def page(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not role_may(request.user, permission):
+                raise PermissionDenied
+            try:
+                return view(request, *args, **kwargs)
+            except NotFound as error:
+                raise Http404(error.detail) from error
+            except Forbidden as error:
+                raise PermissionDenied(error.detail) from error
+
+        return page
+
+    return decorate
+
+
+def _case_url(case_id: Any) -> str:
+    return reverse("complaints:case-detail", kwargs={"case_id": case_id})
+
+
+# --- officer: cases -----------------------------------------------------------------------------
+
+STATUS_FILTERS = {
+    "active": ("Not closed", lambda cases: cases.exclude(status=ComplaintCase.Status.CLOSED)),
+    "closed": ("Closed", lambda cases: cases.filter(status=ComplaintCase.Status.CLOSED)),
+    "all": ("All", lambda cases: cases),
+}
+
+
+@staff_page("complaints.view_complaintcase")
+def case_list(request: HttpRequest) -> HttpResponse:
+    shown = request.GET.get("status", "active")
+    if shown not in STATUS_FILTERS:
+        shown = "active"
+    cases = STATUS_FILTERS[shown][1](selectors.cases_for_user(user=request.user))
+    page = Paginator(cases.annotate(session_count=Count("links")), 25).get_page(request.GET.get("page"))
+    now = timezone.now()
+    rows = [{"case": case, "deadline": pages.deadline(case, now=now)} for case in page]
+    return render(
+        request,
+        "complaints/case_list.html",
+        {
+            "rows": rows,
+            "page": page,
+            "shown": shown,
+            "filters": [(key, label) for key, (label, _) in STATUS_FILTERS.items()],
+            "may_open": role_may(request.user, "complaints.add_complaintcase"),
+        },
+    )
+
+
+@staff_page("complaints.add_complaintcase")
+@require_http_methods(["GET", "POST"])
+def case_new(request: HttpRequest) -> HttpResponse:
+    """One form: find the customer's sessions (POST, so the reference stays out of URLs and
+    access logs), pick the complained ones, then open the case."""
+    context: dict[str, Any] = {"channels": ComplaintCase.Channel.choices, "picked": []}
+    if request.method != "POST":
+        context["values"] = {"received_at": timezone.now().strftime("%Y-%m-%dT%H:%M")}
+        context["form"] = OpenCaseForm()
+        return render(request, "complaints/case_new.html", context)
+    searching = request.POST.get("action") == "search"
+    # A search checks only the search fields; what was typed elsewhere is shown back as it was.
+    form = (SessionSearchForm if searching else OpenCaseForm)(request.POST)
+    context.update(form=form, values=request.POST, picked=request.POST.getlist("sessions"), searched=True)
+    status = 200
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            if searching:
+                services.search_sessions(
+                    officer=request.user,
+                    customer_ref=data["customer_ref"],
+                    started_from=data["started_from"],
+                    started_until=data["started_until"],
+                )
+            else:
+                case = services.open_case(
+                    officer=request.user,
+                    customer_ref=data["customer_ref"],
+                    channel=data["channel"],
+                    complaint=data["complaint"],
+                    session_ids=context["picked"],
+                    received_at=data["received_at"],
+                )
+                messages.success(request, "Case opened. Each linked session is under a legal hold.")
+                return redirect(_case_url(case.id))
+        except (InvalidInput, NotFound) as error:
+            form.add_error(None, error.detail)
+            status = 400
+    else:
+        status = 400
+    # Show the customer's sessions again (the search itself is on record once, above).
+    if form.is_valid() or "customer_ref" in form.cleaned_data:
+        data = form.cleaned_data
+        found = selectors.find_sessions(
+            customer_ref=data["customer_ref"],
+            started_from=data.get("started_from"),
+            started_until=data.get("started_until"),
+        )
+        now = timezone.now()
+        context["sessions"] = [(s, pages.session_timeline(s, now=now)) for s in found[:50]]
+    return render(request, "complaints/case_new.html", context, status=status)
+
+
+@staff_page("complaints.view_complaintcase")
+def case_detail(request: HttpRequest, case_id: str) -> HttpResponse:
+    case = services.case_for(user=request.user, case_id=case_id)
+    page = pages.case_page(case=case, viewer=request.user, now=timezone.now())
+    officer = case.opened_by_id == request.user.pk
+    return render(
+        request,
+        "complaints/case_detail.html",
+        {
+            "page": page,
+            "case": case,
+            "is_officer": officer,
+            "may_request": officer
+            and case.status in (ComplaintCase.Status.OPEN, ComplaintCase.Status.ACCESS_EXPIRED),
+            "may_close": officer and case.status != ComplaintCase.Status.CLOSED,
+        },
+    )
+
+
+def _case_form(
+    request: HttpRequest,
+    case_id: str,
+    *,
+    form_class: type[JustificationForm | CloseCaseForm],
+    template: str,
+    act: Callable[[ComplaintCase, dict[str, Any]], str],
+) -> HttpResponse:
+    """GET shows the form for the officer's own case; POST acts and goes back to the case."""
+    case = services.case_for(user=request.user, case_id=case_id, acting=True)
+    form = form_class(request.POST) if request.method == "POST" else form_class()
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                messages.success(request, act(case, form.cleaned_data))
+                return redirect(_case_url(case.id))
+            except InvalidInput as error:
+                form.add_error(None, error.detail)
+            except Conflict as error:
+                messages.error(request, error.detail)
+                return redirect(_case_url(case.id))
+    context = {"case": case, "form": form, "outcomes": ComplaintCase.Outcome.choices}
+    return render(request, template, context, status=status)
+
+
+@staff_page("complaints.request_access")
+@require_http_methods(["GET", "POST"])
+def request_access(request: HttpRequest, case_id: str) -> HttpResponse:
+    def act(case: ComplaintCase, data: dict[str, Any]) -> str:
+        services.request_access(officer=request.user, case_id=case.id, justification=data["justification"])
+        return "Access requested. A data protection officer decides; the case page shows the answer."
+
+    return _case_form(
+        request, case_id, form_class=JustificationForm, template="complaints/request_access.html", act=act
+    )
+
+
+@staff_page("complaints.change_complaintcase")
+@require_http_methods(["GET", "POST"])
+def case_close(request: HttpRequest, case_id: str) -> HttpResponse:
+    def act(case: ComplaintCase, data: dict[str, Any]) -> str:
+        services.close_case(
+            officer=request.user, case_id=case.id, outcome=data["outcome"], summary=data["summary"]
+        )
+        return "Case closed. Access has ended and the legal holds are released."
+
+    return _case_form(
+        request, case_id, form_class=CloseCaseForm, template="complaints/case_close.html", act=act
+    )
+
+
+@staff_page("complaints.play_recording")
+def player(request: HttpRequest, case_id: str, recording_id: str) -> HttpResponse:
+    """The video element for a recording the officer's active grant names. The page itself shows
+    no content: the element's requests to the stream are checked and written to the ledger."""
+    case = services.case_for(user=request.user, case_id=case_id, acting=True)
+    found = pages.recording_in_active_grant(
+        user=request.user, case=case, recording_id=recording_id, now=timezone.now()
+    )
+    if found is None:
+        messages.error(request, "You hold no active access to that recording.")
+        return redirect(_case_url(case.id))
+    if not recently_authenticated(request):
+        return HttpResponseRedirect(step_up_url(request.get_full_path()))
+    grant, recording = found
+    stream = reverse("recording-stream", kwargs={"case_id": case.id, "recording_id": recording.id})
+    return render(
+        request,
+        "complaints/player.html",
+        {"case": case, "grant": grant, "recording": recording, "stream_url": stream},
+    )
+
+
+# --- DPO: decisions -----------------------------------------------------------------------------
+
+
+@staff_page("complaints.decide_access_request")
+def approval_queue(request: HttpRequest) -> HttpResponse:
+    pending = list(
+        selectors.pending_access_requests(user=request.user).annotate(session_count=Count("case__links"))
+    )
+    return render(
+        request,
+        "complaints/approval_queue.html",
+        {"pending": pending, "decided": pages.decided_by(user=request.user)},
+    )
+
+
+@staff_page("complaints.decide_access_request")
+@require_POST
+def decide(request: HttpRequest, request_id: str) -> HttpResponse:
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give a reason for your decision, then approve or reject.")
+        return redirect("complaints:approval-queue")
+    reason = form.cleaned_data["reason"]
+    try:
+        if form.cleaned_data["decision"] == "approve":
+            grant = services.approve_access_request(
+                approver=request.user, request_id=request_id, reason=reason
+            )
+            until = f"{grant.ends_at:%Y-%m-%d %H:%M} UTC"
+            messages.success(request, f"Approved: access for {grant.grantee.get_username()} until {until}.")
+        else:
+            services.reject_access_request(approver=request.user, request_id=request_id, reason=reason)
+            messages.success(request, "Rejected. The officer sees your reason on the case.")
+    except (Conflict, InvalidInput) as error:
+        messages.error(request, error.detail)
+    return redirect("complaints:approval-queue")

@@ -1,0 +1,247 @@
+"""The officer's and the DPO's pages: who gets which answer (page x role), and what each page does.
+
+The workflow's rules live in complaints.services and have their own tests; these pin the pages:
+status codes per role, forms calling the services, the player's markup, step-up and CSRF.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from audit.models import LedgerEntry
+from complaints import services
+from complaints.models import AccessRequest, ComplaintCase
+from complaints.step_up import SESSION_KEY
+from retention.models import LegalHold
+
+ROLES = ("anonymous", "officer", "other_officer", "dpo", "auditor", "operator", "superuser")
+
+
+@dataclass
+class World:
+    case: ComplaintCase
+    recording_id: str
+    request: AccessRequest
+
+
+@pytest.fixture
+def world(staff, make_session) -> World:
+    recorded = make_session("CUST-4711")
+    case = services.open_case(
+        officer=staff.officer, customer_ref="CUST-4711", channel="phone",
+        complaint="The agent changed my settings.", session_ids=[recorded.session_id],
+    )  # fmt: skip
+    request = services.request_access(officer=staff.officer, case_id=case.id, justification="Needed.")
+    return World(case=case, recording_id=recorded.recording_id, request=request)
+
+
+def client_for(staff, role: str) -> Client:
+    client = Client()
+    if role != "anonymous":
+        client.force_login(getattr(staff, role))
+    return client
+
+
+def page_urls(world: World) -> dict[str, str]:
+    case = {"case_id": world.case.id}
+    return {
+        "case-list": reverse("complaints:case-list"),
+        "case-new": reverse("complaints:case-new"),
+        "case-detail": reverse("complaints:case-detail", kwargs=case),
+        "request-access": reverse("complaints:request-access", kwargs=case),
+        "case-close": reverse("complaints:case-close", kwargs=case),
+        "player": reverse("complaints:player", kwargs={**case, "recording_id": world.recording_id}),
+        "approval-queue": reverse("complaints:approval-queue"),
+    }
+
+
+# page -> answer per role, in ROLES order. 302 for anonymous is the sign-in page; the officer's
+# player answers 302 too (back to the case: access is still awaiting approval). Another
+# officer's case is 404, as if it did not exist; roles without the page get 403, superuser too.
+EXPECTED = {
+    "case-list": (302, 200, 200, 200, 403, 403, 403),
+    "case-new": (302, 200, 200, 403, 403, 403, 403),
+    "case-detail": (302, 200, 404, 200, 403, 403, 403),
+    "request-access": (302, 200, 404, 403, 403, 403, 403),
+    "case-close": (302, 200, 404, 403, 403, 403, 403),
+    "player": (302, 302, 404, 403, 403, 403, 403),
+    "approval-queue": (302, 403, 403, 200, 403, 403, 403),
+}
+
+
+def test_every_page_answers_every_role_as_the_role_table_says(staff, world) -> None:
+    answers = {}
+    for page, url in page_urls(world).items():
+        answers[page] = tuple(client_for(staff, role).get(url).status_code for role in ROLES)
+    assert answers == EXPECTED
+
+
+def test_anonymous_visitors_are_sent_to_sign_in_and_back(world) -> None:
+    url = reverse("complaints:case-detail", kwargs={"case_id": world.case.id})
+    answer = Client().get(url)
+    assert answer["Location"] == f"{reverse('login')}?next={url}"
+
+
+def test_a_guessed_case_id_is_not_found_and_on_record(staff, world) -> None:
+    client = client_for(staff, "other_officer")
+    for guess in (world.case.id, "not-a-uuid"):
+        assert client.get(reverse("complaints:case-detail", kwargs={"case_id": guess})).status_code == 404
+    denials = LedgerEntry.objects.filter(action="access.denied", actor_label=staff.other_officer.username)
+    assert denials.count() == 2
+
+
+def test_officer_opens_a_case_from_the_form_and_each_picked_session_is_held(staff, make_session) -> None:
+    recorded = make_session("CUST-0042")
+    client = client_for(staff, "officer")
+    search = client.post(
+        reverse("complaints:case-new"), {"action": "search", "customer_ref": "CUST-0042", "complaint": "kept"}
+    )
+    assert search.status_code == 200
+    assert recorded.session_id.encode() in search.content
+    assert b">kept</textarea>" in search.content  # what was typed survives the search
+    assert LedgerEntry.objects.filter(action="sessions.searched").count() == 1
+
+    answer = client.post(
+        reverse("complaints:case-new"),
+        {
+            "action": "open", "customer_ref": "CUST-0042", "channel": "email",
+            "complaint": "The agent read my e-mails.", "sessions": [recorded.session_id],
+        },
+    )  # fmt: skip
+
+    case = ComplaintCase.objects.get(customer_ref="CUST-0042")
+    assert answer.status_code == 302 and answer["Location"] == f"/cases/{case.id}/"
+    assert LegalHold.objects.filter(session_id=recorded.session_id, released_at__isnull=True).exists()
+    page = client.get(answer["Location"])
+    assert b"Case opened." in page.content and b"Rights over the session" in page.content
+
+
+def test_a_case_needs_a_complaint_and_a_channel(staff) -> None:
+    answer = client_for(staff, "officer").post(
+        reverse("complaints:case-new"), {"action": "open", "customer_ref": "CUST-1"}
+    )
+    assert answer.status_code == 400
+    assert not ComplaintCase.objects.exists()
+
+
+def test_another_customers_session_cannot_be_picked(staff, make_session) -> None:
+    foreign = make_session("CUST-OTHER")
+    answer = client_for(staff, "officer").post(
+        reverse("complaints:case-new"),
+        {
+            "action": "open", "customer_ref": "CUST-0042", "channel": "phone", "complaint": "x",
+            "sessions": [foreign.session_id],
+        },
+    )  # fmt: skip
+    assert answer.status_code == 400
+    assert b"No session" in answer.content
+    assert not ComplaintCase.objects.exists()
+
+
+def approve(staff, world: World) -> None:
+    services.approve_access_request(approver=staff.dpo, request_id=world.request.id, reason="Justified.")
+
+
+def test_dpo_approves_from_the_queue_and_the_officer_gets_the_player(staff, world) -> None:
+    dpo = client_for(staff, "dpo")
+    queue = dpo.get(reverse("complaints:approval-queue"))
+    assert b"Needed." in queue.content and b"The agent changed my settings." in queue.content
+    decided = dpo.post(
+        reverse("complaints:decide", kwargs={"request_id": world.request.id}),
+        {"decision": "approve", "reason": "Justified."},
+    )
+    assert decided.status_code == 302
+    world.request.refresh_from_db()
+    assert world.request.status == AccessRequest.Status.APPROVED
+
+    urls = page_urls(world)
+    player = client_for(staff, "officer").get(urls["player"])
+    assert player.status_code == 200
+    html = player.content.decode()
+    stream = reverse(
+        "recording-stream", kwargs={"case_id": world.case.id, "recording_id": world.recording_id}
+    )
+    assert f'src="{stream}"' in html
+    assert 'controlslist="nodownload' in html
+    assert stream not in html.replace(f'src="{stream}"', "")  # the element's source, and nowhere else
+    assert not re.search(r"<a\b[^>]*\bdownload\b", html)
+    # The DPO who approved still cannot play it: the grant is the officer's.
+    assert client_for(staff, "dpo").get(urls["player"]).status_code == 403
+
+
+def test_the_player_asks_for_the_password_again_after_fifteen_minutes(staff, world) -> None:
+    approve(staff, world)
+    client = client_for(staff, "officer")
+    session = client.session
+    session[SESSION_KEY] = int(time.time()) - 16 * 60
+    session.save()
+    url = page_urls(world)["player"]
+    answer = client.get(url)
+    assert answer.status_code == 302
+    assert answer["Location"].startswith(reverse("step-up"))
+
+
+def test_dpo_rejects_with_a_reason_and_the_case_is_open_again(staff, world) -> None:
+    answer = client_for(staff, "dpo").post(
+        reverse("complaints:decide", kwargs={"request_id": world.request.id}),
+        {"decision": "reject", "reason": "Not specific enough."},
+    )
+    assert answer.status_code == 302
+    world.case.refresh_from_db()
+    assert world.case.status == ComplaintCase.Status.OPEN
+    page = client_for(staff, "officer").get(
+        reverse("complaints:case-detail", kwargs={"case_id": world.case.id})
+    )
+    assert b"Not specific enough." in page.content
+
+
+def test_a_decision_without_a_reason_changes_nothing(staff, world) -> None:
+    client_for(staff, "dpo").post(
+        reverse("complaints:decide", kwargs={"request_id": world.request.id}), {"decision": "approve"}
+    )
+    world.request.refresh_from_db()
+    assert world.request.status == AccessRequest.Status.PENDING
+
+
+def test_decisions_need_the_csrf_token_and_a_post(staff, world) -> None:
+    url = reverse("complaints:decide", kwargs={"request_id": world.request.id})
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff.dpo)
+    assert client.post(url, {"decision": "approve", "reason": "ok"}).status_code == 403
+    assert client.get(url).status_code == 405
+    world.request.refresh_from_db()
+    assert world.request.status == AccessRequest.Status.PENDING
+
+
+def test_officer_closes_the_case_with_an_outcome(staff, world) -> None:
+    approve(staff, world)
+    client = client_for(staff, "officer")
+    url = reverse("complaints:case-close", kwargs={"case_id": world.case.id})
+    assert client.post(url, {"outcome": "withdrawn"}).status_code == 400  # a summary is required
+    answer = client.post(url, {"outcome": "withdrawn", "summary": "The customer withdrew."})
+    assert answer.status_code == 302
+    world.case.refresh_from_db()
+    assert world.case.status == ComplaintCase.Status.CLOSED
+    assert client.get(page_urls(world)["player"]).status_code == 302  # the grant ended with the case
+
+
+def test_request_access_page_refuses_a_second_request_while_one_is_pending(staff, world) -> None:
+    client = client_for(staff, "officer")
+    url = reverse("complaints:request-access", kwargs={"case_id": world.case.id})
+    answer = client.post(url, {"justification": "Again."}, follow=True)
+    assert answer.redirect_chain[-1][0] == f"/cases/{world.case.id}/"
+    assert AccessRequest.objects.filter(case=world.case).count() == 1
+
+
+def test_case_list_shows_status_and_deadline(staff, world) -> None:
+    page = client_for(staff, "officer").get(reverse("complaints:case-list"))
+    html = page.content.decode()
+    assert "Awaiting approval" in html
+    assert f"{world.case.respond_by:%Y-%m-%d}" in html
+    assert client_for(staff, "other_officer").get(reverse("complaints:case-list")).context["rows"] == []
