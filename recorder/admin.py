@@ -2,17 +2,36 @@
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from audit.services import Actor
 from config.admin import ReadOnlyAdmin
 from recorder.models import RecorderClient, Recording, Session, SessionEvent
+from recorder.services import revoke_recorder_client
 
 
 @admin.register(RecorderClient)
 class RecorderClientAdmin(ReadOnlyAdmin):
+    """Read-only but for one action: revoking tokens (through the service, so it is a ledger event)."""
+
     list_display = ["name", "token_prefix", "created_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
     exclude = ["token_digest"]
+    actions = ["revoke_tokens"]
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+    @admin.action(description="Revoke the selected clients' tokens", permissions=["revoke"])
+    def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[RecorderClient]) -> None:
+        actor = Actor.for_user(request.user)
+        revoked = [client.name for client in queryset if revoke_recorder_client(client=client, actor=actor)]
+        if revoked:
+            self.message_user(request, f"Revoked: {', '.join(revoked)}.", messages.SUCCESS)
+        else:
+            self.message_user(request, "The selected clients were revoked already.", messages.WARNING)
 
 
 class SessionEventInline(admin.TabularInline):  # type: ignore[type-arg]

@@ -48,13 +48,29 @@ def create_recorder_client(*, name: str) -> tuple[RecorderClient, str]:
     return client, token
 
 
-def revoke_recorder_client(*, client: RecorderClient) -> None:
+def revoke_recorder_client(*, client: RecorderClient, actor: Actor | None = None) -> bool:
+    """Revoke the client's token: from the next request on it is refused (401). Returns False
+    (and writes nothing) if it was revoked already, so revoking twice is harmless."""
     with transaction.atomic():
-        client.revoked_at = timezone.now()
-        client.save(update_fields=["revoked_at"])
-        record_event(
-            action="recorder_client.revoked", actor=Actor.system(), details={"client": str(client.id)}
+        revoked = RecorderClient.objects.filter(pk=client.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
         )
+        if not revoked:
+            return False
+        client.refresh_from_db(fields=["revoked_at"])
+        record_event(
+            action="recorder_client.revoked",
+            actor=actor or Actor.system(),
+            details={"client": str(client.id), "name": client.name},
+        )
+    return True
+
+
+def recorder_client_named(*, name: str) -> RecorderClient:
+    client = RecorderClient.objects.filter(name=name.strip()).first()
+    if client is None:
+        raise NotFound(f"No recorder client is named {name!r}.", code="client_not_found")
+    return client
 
 
 def authenticate_token(token: str) -> RecorderClient | None:
