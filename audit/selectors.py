@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
+from django.db.models.functions import TruncWeek
 
 from audit.canonical import canonical_bytes, entry_fields, leaf_hash
 from audit.merkle import MerkleTree
@@ -93,3 +95,27 @@ def _ledger_tree_in_one_row(tree_size: int) -> MerkleTree:
 
 def latest_head() -> SignedTreeHead | None:
     return SignedTreeHead.objects.order_by("-tree_size", "-timestamp_ms", "-id").first()
+
+
+# Accesses to recordings, as the auditor page charts them per week.
+ACCESS_ACTIONS = {"recording.played": "played", "access.denied": "denied"}
+
+
+def accesses_per_week(*, now: datetime, weeks: int = 12) -> list[tuple[datetime, dict[str, int]]]:
+    """(Monday 00:00 UTC, {"played": n, "denied": n}) for the last `weeks` weeks, oldest first."""
+    this_monday = (now.astimezone(UTC) - timedelta(days=now.astimezone(UTC).weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    starts = [this_monday - timedelta(weeks=n) for n in reversed(range(weeks))]
+    counts: dict[datetime, dict[str, int]] = {
+        start: dict.fromkeys(ACCESS_ACTIONS.values(), 0) for start in starts
+    }
+    rows = (
+        LedgerEntry.objects.filter(action__in=ACCESS_ACTIONS, recorded_at__gte=starts[0])
+        .annotate(week=TruncWeek("recorded_at", tzinfo=UTC))
+        .values_list("week", "action")
+        .annotate(n=Count("id"))
+    )
+    for week, action, n in rows:
+        counts[week.astimezone(UTC)][ACCESS_ACTIONS[action]] += n
+    return [(start, counts[start]) for start in starts]

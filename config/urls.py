@@ -19,6 +19,7 @@ urlpatterns = [
     path("accounts/step-up/", step_up, name="step-up"),
     path("cases/", include("complaints.urls_pages")),
     path("operations/", include("retention.urls_pages")),
+    path("audit/", include("audit.urls_pages")),
     path("admin/", admin.site.urls),
     path("metrics", metrics, name="metrics"),
     path("api/v1/schema", SpectacularAPIView.as_view(), name="schema"),

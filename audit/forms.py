@@ -1,0 +1,40 @@
+"""The auditor page's filters: the export's filters, entered by a person (dates in UTC)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+from django import forms
+
+from audit.exports import ExportFilters
+
+
+class LedgerFilterForm(forms.Form):
+    since = forms.DateField(
+        required=False, label="From (UTC)", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(required=False, label="To (UTC)", widget=forms.DateInput(attrs={"type": "date"}))
+    case_id = forms.UUIDField(required=False, label="Case")
+    actor = forms.CharField(required=False, max_length=150, label="Who", help_text="username, job or client")
+    action = forms.CharField(required=False, max_length=64, label="What")
+    recording_id = forms.UUIDField(required=False, label="Recording")
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        since, until = data.get("since"), data.get("until")
+        if since and until and until < since:  # type: ignore[operator]
+            self.add_error("until", "The last day must not come before the first.")
+        return data
+
+    def filters(self) -> ExportFilters:
+        """Whole days: `until` is the last day shown, so entries before the next midnight."""
+        data = self.cleaned_data
+        since, until = data.get("since"), data.get("until")
+        return ExportFilters(
+            since=datetime.combine(since, time(), tzinfo=UTC) if since else None,
+            until=datetime.combine(until, time(), tzinfo=UTC) + timedelta(days=1) if until else None,
+            case_id=data.get("case_id"),
+            actor=data.get("actor") or None,
+            action=data.get("action") or None,
+            recording_id=data.get("recording_id"),
+        )

@@ -1,0 +1,90 @@
+"""The auditor's page: readable entries, filters and paging, the weekly chart, the export form."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.test import Client
+
+from audit.models import LedgerEntry, LedgerExport
+from audit.services import Actor, record_event
+
+CASE = uuid.uuid4()
+
+
+@pytest.fixture
+def auditor_page(db) -> Client:
+    from django.contrib.auth import get_user_model
+
+    from config.roles import assign_role
+
+    user = get_user_model().objects.create_user(username="audrey", password="not used here 12345")
+    assign_role(user=user, role="auditor")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def some_events() -> None:
+    officer = Actor(kind="user", id="3", label="olivia")
+    record_event(action="case.opened", actor=officer, case_id=CASE)
+    for _ in range(3):
+        record_event(action="recording.played", actor=officer, case_id=CASE, recording_id=uuid.uuid4())
+    record_event(
+        action="access.denied", actor=Actor(kind="user", id="4", label="mallory"), details={"why": "no grant"}
+    )
+
+
+@pytest.mark.django_db
+def test_the_page_reads_like_sentences_and_charts_accesses_per_week(auditor_page) -> None:
+    some_events()
+    page = auditor_page.get("/audit/").content.decode()
+    assert "olivia" in page and "watched a recording" in page and "opened a complaint case" in page
+    assert "mallory" in page and "was refused access" in page and "why: no grant" in page
+    assert "<svg" in page and "Accesses to recordings per week" in page
+    entries = page[page.index('id="entries-heading"') :]
+    assert entries.index('<td class="num">5</td>') < entries.index('<td class="num">1</td>')  # newest first
+
+
+@pytest.mark.django_db
+def test_filters_and_paging(auditor_page) -> None:
+    some_events()
+    for n in range(60):
+        record_event(action="test.filler", actor=Actor.job("filler"), details={"n": n})
+    page = auditor_page.get("/audit/", {"case_id": str(CASE)}).content.decode()
+    assert "olivia" in page and "mallory" not in page and "4 entries" in page
+    first = auditor_page.get("/audit/").content.decode()
+    assert "Page 1 of 2" in first and "page=2" in first
+    second = auditor_page.get("/audit/", {"page": 2}).content.decode()
+    assert "olivia" in second  # the oldest entries are on the last page
+    bad = auditor_page.get("/audit/", {"case_id": "nope"})
+    assert bad.status_code == 200 and "Enter a valid UUID" in bad.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_export_button_writes_the_event_and_offers_the_files(auditor_page) -> None:
+    some_events()
+    response = auditor_page.post("/audit/exports/", {"case_id": str(CASE)})
+    export = LedgerExport.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/audit/exports/{export.id}/"
+    assert export.entry_count == 5  # four of the case, and the export itself
+    assert LedgerEntry.objects.filter(action="ledger.exported", actor_label="audrey").exists()
+    page = auditor_page.get(response["Location"]).content.decode()
+    for name in ("entries.jsonl", "entries.csv", "manifest.json"):
+        assert f"/api/v1/audit/exports/{export.id}/{name}" in page
+    download = auditor_page.get(f"/api/v1/audit/exports/{export.id}/entries.jsonl")
+    assert download.status_code == 200 and len(b"".join(download.streaming_content).splitlines()) == 5
+
+
+@pytest.mark.django_db
+def test_only_auditors_see_the_page(client, operator) -> None:
+    from django.contrib.auth import get_user_model
+
+    assert client.get("/audit/").status_code == 302  # to sign-in
+    user = get_user_model().objects.get(username="otto")
+    other = Client()
+    other.force_login(user)
+    assert other.get("/audit/").status_code == 403
+    assert other.post("/audit/exports/", {}).status_code == 403
+    assert not LedgerEntry.objects.filter(action="ledger.exported").exists()
