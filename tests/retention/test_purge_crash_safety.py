@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+from django.db import connection
 
 from audit.models import LedgerEntry
 from recorder.models import Recording
@@ -68,10 +69,13 @@ def test_the_next_run_completes_what_a_killed_worker_left(point: str, make_recor
     )
     assert worker.returncode == -9, "the worker should have died by SIGKILL"
     left = states()
+    # On PostgreSQL the purge shreds the next batch while the last one's payloads are deleted, so
+    # the worker may die with a second batch's shred committed too; elsewhere the steps alternate.
+    shredded_when_killed = {3, 6} if connection.vendor == "postgresql" else {3}
     if point == "inside_shred_transaction":
         assert left["locked"] == 7  # the uncommitted shred rolled back: nothing happened
     if point in {"after_shred", "after_payload_delete"}:
-        assert left["shredded"] == 3 and left["purged"] == 0
+        assert left["shredded"] in shredded_when_killed and left["purged"] == 0
     if point == "after_payload_delete":
         assert len(list(store.keys())) == 4  # the batch's objects are gone, its rows not yet purged
     if point == "after_first_batch_purged":
