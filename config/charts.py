@@ -95,14 +95,14 @@ def column_chart(
     description: str,
     columns: Sequence[Column],
     series: Sequence[Series],
-    width: int = 520,
+    width: int = 720,
     height: int = 240,
     label_width: int = 64,
 ) -> Chart:
     """Stacked columns, one per entry of `columns`, the series stacked bottom-up in their order.
 
-    `width` should be about the width the chart is shown at, so its text keeps its size; axis
-    labels are thinned out to one per `label_width` units.
+    `width` should be about the width the chart is shown at: it is never drawn wider (its text
+    would grow), only narrower. Axis labels are thinned out to one per `label_width` units.
     """
     left, right, top, bottom = 44, 8, 12, 40
     plot_width, plot_height = width - left - right, height - top - bottom

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -95,8 +96,11 @@ def json_error(code: str, detail: str, status_code: int) -> JsonResponse:
     return JsonResponse(error_body(code, detail), status=status_code)
 
 
-def handler404(request: Any, exception: Exception | None = None) -> JsonResponse:
-    return json_error("not_found", "No such resource.", 404)
+def handler404(request: Any, exception: Exception | None = None) -> HttpResponse:
+    """JSON for the API and machines; a page for people browsing the staff pages."""
+    if request.path.startswith("/api/") or "text/html" not in request.headers.get("Accept", ""):
+        return json_error("not_found", "No such resource.", 404)
+    return render(request, "404.html", status=404)
 
 
 def handler500(request: Any) -> JsonResponse:

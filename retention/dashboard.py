@@ -65,6 +65,7 @@ def _states_chart(counts: dict[str, int]) -> Chart:
         title="Recordings by state",
         description=", ".join(f"{STATE_SERIES[s].label}: {n}" for s, n in counts.items()),
         bars=[(STATE_SERIES[state], n) for state, n in counts.items()],
+        row_height=44,
     )
 
 
@@ -84,6 +85,7 @@ def _expiry_chart(buckets: list[selectors.ExpiryBucket]) -> Chart:
         ),
         columns=columns,
         series=EXPIRY_SERIES,
+        width=520,
     )
 
 

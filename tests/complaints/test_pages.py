@@ -96,6 +96,15 @@ def test_a_guessed_case_id_is_not_found_and_on_record(staff, world) -> None:
     assert denials.count() == 2
 
 
+def test_a_browser_gets_a_page_for_not_found_and_the_api_keeps_json(staff, world) -> None:
+    client = client_for(staff, "other_officer")
+    url = reverse("complaints:case-detail", kwargs={"case_id": world.case.id})
+    page = client.get(url, headers={"Accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 404 and b"<h1>Not found</h1>" in page.content
+    api = client.get("/api/v1/no-such-thing", headers={"Accept": "text/html"})
+    assert api.status_code == 404 and api.json()["error"] == "not_found"
+
+
 def test_officer_opens_a_case_from_the_form_and_each_picked_session_is_held(staff, make_session) -> None:
     recorded = make_session("CUST-0042")
     client = client_for(staff, "officer")

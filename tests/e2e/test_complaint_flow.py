@@ -15,6 +15,7 @@ import pytest
 from django.urls import NoReverseMatch, reverse
 
 from audit.models import LedgerEntry
+from retention.services import purge_expired
 from tests.e2e.conftest import UploadedRecording, new_page, sign_in
 from tests.staff import PASSWORD, make_staff
 
@@ -136,15 +137,23 @@ RANGED_FETCH = """async ([start, end]) => {
 }"""
 
 
-def ledger_page_shows_entries(page: Any, screenshots: Any) -> bool:
+def ledger_page_shows_entries(page: Any, case_id: str, screenshots: Any) -> bool:
     """The auditor's ledger page, if it exists yet (a parallel piece of work builds it)."""
     try:
         url = reverse("audit:ledger")
     except NoReverseMatch:
         return False
     page.goto(url)
+    page.get_by_role("link", name="Audit ledger").first.wait_for()
     screenshots.take(page, "auditor-ledger")
-    assert page.get_by_text("recording.played").first.is_visible()
+    page.goto(f"{url}?case_id={case_id}")
+    entries = page.locator("table tbody tr")
+    played = entries.filter(has_text="recording.played")
+    assert played.count() >= 2
+    assert "olivia" in played.first.inner_text()
+    for action in ("case.opened", "case.access_requested", "case.access_approved", "case.closed"):
+        assert entries.filter(has_text=action).count() >= 1, action
+    screenshots.take(page, "auditor-ledger-of-the-case")
     return True
 
 
@@ -170,6 +179,16 @@ def test_officer_dpo_and_auditor_take_a_complaint_from_case_to_playback(
     sign_in(dpo, "dora", PASSWORD)
     dpo_approves(dpo, screenshots)
     dpo.context.close()
+
+    # The operator sees the case's legal hold, and the purge run that left the recording alone.
+    purge_expired(trigger="command")
+    operator = new_page(browser, live_service.url)
+    sign_in(operator, "otto", PASSWORD)
+    operator.goto(reverse("retention:dashboard"))
+    holds = operator.get_by_role("region", name="Legal holds in force")
+    assert holds.locator(f"code[title='{case_id}']").is_visible()
+    screenshots.take(operator, "operator-dashboard-with-hold")
+    operator.context.close()
 
     officer = new_page(browser, live_service.url)
     sign_in(officer, "olivia", PASSWORD)
@@ -217,15 +236,9 @@ def test_officer_dpo_and_auditor_take_a_complaint_from_case_to_playback(
     auditor = new_page(browser, live_service.url)
     sign_in(auditor, "audrey", PASSWORD)
     screenshots.take(auditor, "auditor-home")
-    if not ledger_page_shows_entries(auditor, screenshots):
+    if not ledger_page_shows_entries(auditor, case_id, screenshots):
         # Until the ledger page exists, read the same entries the auditor would see.
         actions = set(LedgerEntry.objects.filter(case_id=case_id).values_list("action", flat=True))
         assert {"case.opened", "case.access_requested", "case.access_approved", "recording.played"} <= actions
         assert "case.closed" in actions
     auditor.context.close()
-
-    operator = new_page(browser, live_service.url)
-    sign_in(operator, "otto", PASSWORD)
-    operator.goto(reverse("retention:dashboard"))
-    screenshots.take(operator, "operator-dashboard")
-    operator.context.close()
