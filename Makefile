@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run demo test lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,12 +23,13 @@ run: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py init_keys
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	@echo ""
-	@echo "  Session-recording vault on http://127.0.0.1:$(PORT)/  (API schema: /api/v1/schema)"
-	@echo "  Create a recorder client:  $(BIN)/python manage.py create_recorder_client my-tool"
-	@echo "  Stop with Ctrl-C."
-	@echo ""
+	@# The banner (URL, how to create demo data) prints once the web process answers /healthz.
+	$(BIN)/python -m ops.banner http://127.0.0.1:$(PORT) &
 	PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) LOG_FORMAT=$${LOG_FORMAT:-plain} $(BIN)/honcho start --procfile Procfile --port $(PORT)
+
+## demo: play a remote-support tool against the service `make run` started (idempotent).
+demo: $(VENV)/.runtime
+	$(BIN)/python manage.py demo --url http://127.0.0.1:$(PORT)
 
 ## test: the whole suite (DATABASE_URL / CELERY_BROKER_URL select PostgreSQL and Redis when set).
 test: $(VENV)/.dev
