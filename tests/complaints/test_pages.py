@@ -9,16 +9,20 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import LedgerEntry
 from complaints import services
 from complaints.models import AccessRequest, ComplaintCase
 from complaints.step_up import SESSION_KEY
+from recorder.models import Recording
 from retention.models import LegalHold
+from retention.services import purge_expired
 
 ROLES = ("anonymous", "officer", "other_officer", "dpo", "auditor", "operator", "superuser")
 
@@ -254,3 +258,21 @@ def test_case_list_shows_status_and_deadline(staff, world) -> None:
     assert "Awaiting approval" in html
     assert f"{world.case.respond_by:%Y-%m-%d}" in html
     assert client_for(staff, "other_officer").get(reverse("complaints:case-list")).context["rows"] == []
+
+
+def test_a_purged_recording_shows_as_its_tombstone_with_the_ledger_entry(staff, world) -> None:
+    services.close_case(
+        officer=staff.officer, case_id=world.case.id, outcome="withdrawn", summary="Withdrawn."
+    )
+    Recording.objects.filter(id=world.recording_id).update(expires_at=timezone.now() - timedelta(seconds=1))
+    purge_expired()
+    proof = LedgerEntry.objects.get(action="recording.purged", recording_id=world.recording_id)
+
+    page = client_for(staff, "officer").get(
+        reverse("complaints:case-detail", kwargs={"case_id": world.case.id})
+    )
+
+    html = page.content.decode()
+    assert "<strong>Purged</strong>" in html
+    assert f"#{proof.seq}</span>" in html
+    assert "Play recording" not in html
