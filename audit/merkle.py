@@ -77,13 +77,13 @@ class MerkleTree:
         self.size = len(leaf_hashes) // HASH_SIZE
         self._levels = [leaf_hashes]
         level = leaf_hashes
-        while len(level) >= 2 * HASH_SIZE:
-            sha256 = hashlib.sha256
-            pairs = len(level) // (2 * HASH_SIZE) * 2 * HASH_SIZE
-            level = b"".join(
-                sha256(NODE_PREFIX + level[at : at + 2 * HASH_SIZE]).digest()
-                for at in range(0, pairs, 2 * HASH_SIZE)
-            )
+        sha256, pair = hashlib.sha256, 2 * HASH_SIZE
+        while len(level) >= pair:
+            parents = bytearray()  # grown in place: no list of a million small bytes objects
+            view = memoryview(level)
+            for at in range(0, len(level) // pair * pair, pair):
+                parents += sha256(NODE_PREFIX + view[at : at + pair]).digest()
+            level = bytes(parents)
             self._levels.append(level)
 
     @classmethod

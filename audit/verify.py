@@ -91,7 +91,8 @@ def verify(export_path: Path, manifest_path: Path, key_path: Path) -> tuple[list
             f"{export_path.name} is none of the manifest's files (its sha256 is {digest['sha256']}): "
             "it was changed, or belongs to another export"
         )
-        name = export_format.JSONL_NAME if export_path.read_bytes()[:1] == b"{" else export_format.CSV_NAME
+        with open(export_path, "rb") as handle:
+            name = export_format.JSONL_NAME if handle.read(1) == b"{" else export_format.CSV_NAME
 
     filters = manifest.get("filters") or {}
     count, previous_seq, seqs_contiguous = 0, 0, True
