@@ -22,7 +22,7 @@ SECTIONS = (
 
 def sections_for(user: Any, *, current_path: str = "") -> list[dict[str, Any]]:
     """The sections `user` may open, each marked `current` when `current_path` lies inside it."""
-    sections = []
+    sections: list[dict[str, Any]] = []
     for url_name, title, permission in SECTIONS:
         if not user.has_perm(permission):
             continue
@@ -30,7 +30,11 @@ def sections_for(user: Any, *, current_path: str = "") -> list[dict[str, Any]]:
             url = reverse(url_name)
         except NoReverseMatch:
             continue
-        sections.append({"url": url, "title": title, "current": current_path.startswith(url)})
+        sections.append({"url": url, "title": title, "current": False})
+    # The section whose address is the longest prefix of the path (/cases/approvals/ is not /cases/).
+    inside = [section for section in sections if current_path.startswith(section["url"])]
+    if inside:
+        max(inside, key=lambda section: len(section["url"]))["current"] = True
     return sections
 
 

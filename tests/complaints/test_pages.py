@@ -276,3 +276,9 @@ def test_a_purged_recording_shows_as_its_tombstone_with_the_ledger_entry(staff, 
     assert "<strong>Purged</strong>" in html
     assert f"#{proof.seq}</span>" in html
     assert "Play recording" not in html
+
+
+def test_the_header_marks_only_the_section_one_is_in(staff) -> None:
+    page = client_for(staff, "dpo").get(reverse("complaints:approval-queue"))
+    current = [section["title"] for section in page.context["nav_sections"] if section["current"]]
+    assert current == ["Access requests to decide"]
