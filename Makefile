@@ -42,10 +42,11 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy .
 
-## bench: ingest (local store) and purge (needs PostgreSQL; DATABASE_URL names the server).
+## bench: ingest (local store), purge and ledger (need PostgreSQL; DATABASE_URL names the server).
 bench: $(VENV)/.dev
 	$(BIN)/python bench/ingest.py
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(BIN)/python bench/purge.py
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(BIN)/python bench/ledger.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
