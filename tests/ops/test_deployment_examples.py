@@ -46,6 +46,14 @@ def check_command(argv: list[str]) -> str:
     raise AssertionError(f"unexpected command {argv}")
 
 
+def check_access_log_is_json(argv: list[str]) -> None:
+    """gunicorn's access log format, filled with sample values, is one JSON object."""
+    access_format = argv[argv.index("--access-logformat") + 1]
+    sample = re.sub(r"%\((?:t|m|U|\{[a-z-]+\}o)\)s", "x", access_format)
+    line = json.loads(re.sub(r"%\([sMB]\)s", "1", sample))
+    assert {"time", "level", "logger", "message", "request_id"} <= set(line)
+
+
 def read_unit(path: Path) -> configparser.ConfigParser:
     unit = configparser.ConfigParser(interpolation=None, strict=True)
     unit.optionxform = str  # type: ignore[assignment,method-assign]  # systemd keys are case-sensitive
@@ -69,6 +77,8 @@ def test_each_systemd_unit_parses_and_starts_a_real_command(path: Path) -> None:
     argv = shlex.split(service["ExecStart"])
     assert argv[0].startswith("/opt/vault/.venv/bin/")
     started = check_command(argv)
+    if started == "gunicorn":
+        check_access_log_is_json([arg.replace("%%", "%") for arg in argv])
     if service.get("Type") != "oneshot":
         assert unit["Install"]["WantedBy"] == "multi-user.target"
         assert "vault-migrate.service" in unit["Unit"]["Requires"]
@@ -87,6 +97,7 @@ def test_only_the_console_unit_holds_the_identity() -> None:
     for path in UNITS:
         environment = read_unit(path)["Service"].get("Environment", "")
         identities[path.stem] = environment
+
     def setting(name: str) -> str:
         assignments = dict(word.split("=", 1) for word in shlex.split(identities[name]))
         return assignments["AGE_IDENTITY_FILE"]
@@ -110,6 +121,8 @@ def test_the_compose_file_parses_and_each_vault_service_starts_a_real_command() 
             ]
         else:
             started[name] = [check_command(command)]
+            if started[name] == ["gunicorn"]:
+                check_access_log_is_json(command)
     assert started == {
         "migrate": ["manage.py migrate", "manage.py init_keys"],
         "ingest": ["gunicorn"],
