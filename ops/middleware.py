@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 
 from ops.health import readiness
 from ops.logs import REQUEST_ID_HEADER, accepted_request_id, current_request_id
+from ops.views import metrics
 
 
 class RequestIdMiddleware:
@@ -29,11 +30,12 @@ class RequestIdMiddleware:
 
 
 class HealthCheckMiddleware:
-    """Answers /healthz and /readyz ahead of the host check, HTTPS redirect, sessions and auth:
-    a load balancer probes by address, over plain HTTP, without cookies.
+    """Answers /healthz, /readyz and /metrics ahead of the host check, HTTPS redirect, sessions
+    and auth: load balancers and Prometheus call by address, over plain HTTP, without cookies.
 
     /healthz: the process serves requests (touches nothing else). /readyz: every dependency a
     request needs (database, broker, object store, recipients), each reported; 503 if one fails.
+    /metrics guards itself (allowed addresses or a bearer token).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -51,6 +53,8 @@ class HealthCheckMiddleware:
                 "checks": {result.name: result.as_json() for result in results},
             }
             return _json(body, 200 if ready else 503)
+        if request.path == "/metrics":
+            return metrics(request)
         return self.get_response(request)
 
 

@@ -89,6 +89,11 @@ def test_purge_lag_is_the_age_of_the_oldest_overdue_recording(
     assert timezone.now() < expires_at
 
 
+def test_metrics_answer_a_scrape_by_address_over_plain_http(settings) -> None:
+    settings.SECURE_SSL_REDIRECT = True  # production: every other page redirects to HTTPS
+    assert "vault_recordings" in scrape(HTTP_HOST="10.1.2.3:8000")
+
+
 def test_metrics_are_refused_to_other_addresses_unless_they_bear_the_token(settings) -> None:
     settings.METRICS_BEARER_TOKEN = ""
     refused = Client().get("/metrics", REMOTE_ADDR="10.20.30.40")
