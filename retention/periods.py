@@ -18,17 +18,28 @@ class RetentionPeriodError(ValueError):
 def parse_period(text: str) -> timedelta | isodate.Duration:
     try:
         period = isodate.parse_duration(text.strip())
-    except (isodate.ISO8601Error, ValueError) as error:
+    except (isodate.ISO8601Error, ValueError, OverflowError) as error:
         raise RetentionPeriodError(f"{text!r} is not an ISO 8601 duration such as P3M") from error
     reference = datetime(2001, 1, 1, tzinfo=UTC)
-    if reference + period <= reference:
+    if _plus(reference, period, text) <= reference:
         raise RetentionPeriodError(f"{text!r} is not a positive duration")
     return period
+
+
+def _plus(moment: datetime, period: timedelta | isodate.Duration, text: str) -> datetime:
+    # isodate parses what datetime cannot add: fractional months (P1.5M) raise ValueError, and
+    # P10000Y or PT999999999999H overflow; both must read as a bad setting, not a crash.
+    try:
+        result: datetime = moment + period
+    except (OverflowError, ValueError) as error:
+        raise RetentionPeriodError(
+            f"{text!r} cannot be added to a date (too long or fractional months)"
+        ) from error
+    return result
 
 
 def add_period(moment: datetime, text: str) -> datetime:
     """`moment + period` in UTC; `moment` must be timezone-aware."""
     if moment.tzinfo is None:
         raise ValueError("add_period needs a timezone-aware datetime")
-    result: datetime = moment.astimezone(UTC) + parse_period(text)
-    return result
+    return _plus(moment.astimezone(UTC), parse_period(text), text)
