@@ -6,6 +6,7 @@ Only holders of `audit.view_ledgerentry`. Exporting from here calls the same ser
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib.auth.decorators import login_required, permission_required
@@ -53,8 +54,16 @@ def describe(entry: LedgerEntry) -> dict[str, Any]:
         "who": entry.actor_label,
         "who_kind": ACTOR_KIND.get(entry.actor_kind, entry.actor_kind),
         "what": ACTION_TEXT.get(entry.action, entry.action.replace(".", " ").replace("_", " ")),
-        "details": ", ".join(f"{key}: {value}" for key, value in sorted(entry.details.items())),
+        "details": [(key, _short(value)) for key, value in sorted(entry.details.items())],
+        "details_full": json.dumps(entry.details, sort_keys=True, ensure_ascii=False),
     }
+
+
+def _short(value: Any, limit: int = 48) -> str:
+    """A detail as a person reads it: text as is, the rest as JSON, long values cut (the row's
+    tooltip and the export hold them whole)."""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def weekly_chart(now: Any) -> tuple[Any, list[tuple[Any, dict[str, int]]]]:
