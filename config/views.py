@@ -11,26 +11,47 @@ from django.urls import NoReverseMatch, reverse
 
 from config.roles import role_of
 
-# (url name, title, permission that opens it); a section whose app is not installed is left out.
+# (url name, title, permission that opens it, what it is for); a section whose app is not
+# installed is left out.
 SECTIONS = (
-    ("complaints:case-list", "Complaint cases", "complaints.view_complaintcase"),
-    ("complaints:approval-queue", "Access requests to decide", "complaints.decide_access_request"),
-    ("audit:ledger", "Audit ledger", "audit.view_ledgerentry"),
-    ("retention:dashboard", "Operations dashboard", "recorder.view_recording"),
+    (
+        "complaints:case-list",
+        "Complaint cases",
+        "complaints.view_complaintcase",
+        "Open a case for a customer's complaint, request access, watch, close.",
+    ),
+    (
+        "complaints:approval-queue",
+        "Access requests to decide",
+        "complaints.decide_access_request",
+        "Approve or reject officers' requests to watch a case's recordings.",
+    ),
+    (
+        "audit:ledger",
+        "Audit ledger",
+        "audit.view_ledgerentry",
+        "Every access, state change and purge; filter, export, verify.",
+    ),
+    (
+        "retention:dashboard",
+        "Operations dashboard",
+        "recorder.view_recording",
+        "Recordings by state, next purges, legal holds, purge runs.",
+    ),
 )
 
 
 def sections_for(user: Any, *, current_path: str = "") -> list[dict[str, Any]]:
     """The sections `user` may open, each marked `current` when `current_path` lies inside it."""
     sections: list[dict[str, Any]] = []
-    for url_name, title, permission in SECTIONS:
+    for url_name, title, permission, purpose in SECTIONS:
         if not user.has_perm(permission):
             continue
         try:
             url = reverse(url_name)
         except NoReverseMatch:
             continue
-        sections.append({"url": url, "title": title, "current": False})
+        sections.append({"url": url, "title": title, "purpose": purpose, "current": False})
     # The section whose address is the longest prefix of the path (/cases/approvals/ is not /cases/).
     inside = [section for section in sections if current_path.startswith(section["url"])]
     if inside:

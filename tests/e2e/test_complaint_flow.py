@@ -87,6 +87,11 @@ def officer_requests_access(page: Any, screenshots: Any) -> None:
     page.wait_for_url(re.compile(r"/cases/[0-9a-f-]{36}/$"))
     assert page.get_by_text("Awaiting approval.").is_visible()
     screenshots.take(page, "officer-case-awaiting-approval")
+    page.get_by_role("link", name="Complaint cases").first.click()
+    row = page.locator("table tbody tr").first
+    assert "CUST-" in row.inner_text() and "Awaiting approval" in row.inner_text()
+    screenshots.take(page, "officer-case-list")
+    page.go_back()
 
 
 def dpo_approves(page: Any, screenshots: Any) -> None:
