@@ -23,7 +23,7 @@ def recordings(folder: Path, *, variants: int = 4) -> list[bytes]:
         source = f"{pattern}=duration={2 + index}:size=320x180:rate=10"
         result = subprocess.run(
             [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", source,
-             "-c:v", "libvpx", "-b:v", "150k", "-an", str(path)],
+             "-c:v", "libvpx", "-pix_fmt", "yuv420p", "-b:v", "150k", "-an", str(path)],
             capture_output=True,
         )  # fmt: skip
         if result.returncode != 0:  # an ffmpeg without libvpx: fall back to the sample
