@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest import PYTHON, Vault, human, make_input, new_session, parse_size, upload  # noqa: E402
+from ingest import PYTHON, Vault, human, make_input, new_session, parse_size, upload  # noqa: E402 - bench/ingest.py beside this script
 
 RANGE = 64 * 1024
 PASSWORD = "bench password that is long enough"
