@@ -101,6 +101,11 @@ class ExportIn(serializers.Serializer):  # type: ignore[type-arg]
     actor = serializers.CharField(required=False, max_length=150, help_text="username, job or client name")
     action = serializers.CharField(required=False, max_length=64, help_text="e.g. recording.played")
     recording_id = serializers.UUIDField(required=False)
+    since_head = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        help_text="prove consistency from the signed head of this many entries (an earlier export's head)",
+    )
 
     def validate(self, attrs: dict[str, object]) -> dict[str, object]:
         since, until = attrs.get("since"), attrs.get("until")
@@ -155,7 +160,9 @@ class ExportListView(APIView):
     def post(self, request: Request) -> Response:
         incoming = ExportIn(data=request.data)
         incoming.is_valid(raise_exception=True)
-        export = create_export(user=request.user, filters=ExportFilters(**incoming.validated_data))
+        data = dict(incoming.validated_data)
+        since_head = data.pop("since_head", None)
+        export = create_export(user=request.user, filters=ExportFilters(**data), since_head=since_head)
         return Response(_export_json(request, export), status=status.HTTP_201_CREATED)
 
 

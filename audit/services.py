@@ -29,6 +29,7 @@ from audit.keys import signing_key
 from audit.merkle import MerkleTree
 from audit.models import LedgerEntry, LedgerExport, SignedTreeHead
 from audit.selectors import LedgerInconsistent, last_seq, latest_head, ledger_tree
+from config.errors import InvalidInput
 
 # An arbitrary, fixed 64-bit key for pg_advisory_xact_lock: "ledger" in ASCII.
 LEDGER_LOCK_KEY = 0x6C6564676572
@@ -302,19 +303,25 @@ def sign_tree_head(*, trigger: str) -> tuple[SignedTreeHead, MerkleTree]:
     return head, tree
 
 
-def create_export(*, user: Any, filters: ExportFilters) -> LedgerExport:
+def create_export(*, user: Any, filters: ExportFilters, since_head: int | None = None) -> LedgerExport:
     """Record `ledger.exported` (committed before anything else), sign a head that covers it,
     count the selected entries and digest both files, which downloads regenerate byte for byte.
 
-    The previous head and a consistency proof from it go into the manifest, so an auditor holding
-    an earlier export can show the ledger only grew between the two.
+    A previous head and a consistency proof from it go into the manifest: the head of
+    `since_head` entries when given (an auditor's earlier export, to show the ledger only grew
+    since), else the latest head. Raises InvalidInput if no head of `since_head` entries exists.
     """
     export_id = uuid.uuid4()
-    previous = latest_head()
+    if since_head is None:
+        previous = latest_head()
+    else:
+        previous = SignedTreeHead.objects.filter(tree_size=since_head).order_by("timestamp_ms").first()
+        if previous is None:
+            raise InvalidInput(f"No signed tree head covers exactly {since_head} entries.")
     event = record_event(
         action="ledger.exported",
         actor=Actor.for_user(user),
-        details={"export_id": str(export_id), "filters": filters.as_json()},
+        details={"export_id": str(export_id), "filters": filters.as_json(), "since_head": since_head},
         case_id=filters.case_id,
         recording_id=filters.recording_id,
     )

@@ -6,7 +6,9 @@ signed by PUBLIC_KEY, that EXPORT is byte for byte a file the manifest names, th
 leaf hash is proven included in the signed head (RFC 9162), that entries are in strict seq order
 and selected by the manifest's filters, that there are as many as the manifest counts (for an
 unfiltered export: every seq from 1 to the head's size), and that the previous head is consistent
-with the export's head. Exit status: 0 verified, 1 any check failed, 2 unreadable input.
+with the export's head. With --earlier MANIFEST (the manifest of an earlier export, this one
+made with since_head=<that export's head size>), also that the ledger only grew in between.
+Exit status: 0 verified, 1 any check failed, 2 unreadable input.
 """
 
 from __future__ import annotations
@@ -155,6 +157,34 @@ def _check_previous_head(manifest: dict[str, Any], head: signing.TreeHead, key: 
     return problems
 
 
+def check_earlier(manifest_path: Path, earlier_path: Path, key_path: Path) -> list[str]:
+    """Problems tying an auditor's earlier export to this one: its manifest must be signed by the
+    key, and its head must be this manifest's previous head (whose consistency proof to this
+    export's head `verify` checks)."""
+    try:
+        key = signing.load_public_key(key_path.read_bytes())
+        manifest = json.loads(manifest_path.read_bytes())
+        earlier = json.loads(earlier_path.read_bytes())
+        earlier_head = signing.TreeHead.from_json(earlier["head"])
+        signature = base64.b64decode(earlier["signature"], validate=True)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise Unreadable(f"cannot read the earlier manifest {earlier_path}: {error}") from None
+    problems = []
+    if not signing.verify(key, signature, signing.manifest_message(earlier)) or not earlier_head.verify(key):
+        problems.append("the earlier manifest or its head is not signed by this public key")
+    previous = manifest.get("previous_head") or {}
+    if (previous.get("tree_size"), previous.get("root_hash")) != (
+        earlier_head.tree_size,
+        earlier_head.root_hash.hex(),
+    ):
+        problems.append(
+            f"this export proves consistency from a head of {previous.get('tree_size')} entries, not "
+            f"from the earlier export's head of {earlier_head.tree_size}: export again with "
+            f"since_head={earlier_head.tree_size}"
+        )
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m audit.verify", description=__doc__.split("\n\n")[0])
     parser.add_argument("export", type=Path, help="entries.jsonl or entries.csv")
@@ -162,9 +192,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "public_key", type=Path, help="the ledger's Ed25519 public key (PEM), obtained out of band"
     )
+    parser.add_argument(
+        "--earlier",
+        type=Path,
+        metavar="MANIFEST",
+        help="an earlier export's manifest: check the ledger only grew between the two heads",
+    )
     args = parser.parse_args(argv)
     try:
         problems, summary = verify(args.export, args.manifest, args.public_key)
+        if args.earlier:
+            problems += check_earlier(args.manifest, args.earlier, args.public_key)
+            summary += f"; consistent with the earlier export's head of {_earlier_size(args.earlier)} entries"
     except (Unreadable, OSError) as error:
         print(f"CANNOT VERIFY: {error}", file=sys.stderr)
         return 2
@@ -177,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     if len(problems) > SHOWN:
         print(f"  ... and {len(problems) - SHOWN} more")
     return 1
+
+
+def _earlier_size(path: Path) -> int:
+    return int(json.loads(path.read_bytes())["head"]["tree_size"])
 
 
 if __name__ == "__main__":

@@ -61,9 +61,9 @@ runpy.run_module("audit.verify", run_name="__main__", alter_sys=True)
 """
 
 
-def run_verifier(*files: Path) -> subprocess.CompletedProcess[str]:
+def run_verifier(*arguments: Path | str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-I", "-c", OFFLINE, str(ROOT), *map(str, files)],
+        [sys.executable, "-I", "-c", OFFLINE, str(ROOT), *map(str, arguments)],
         capture_output=True,
         text=True,
         timeout=120,

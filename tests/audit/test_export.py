@@ -261,3 +261,28 @@ def test_only_auditors_export(client, operator) -> None:
     assert operator.post("/api/v1/audit/exports", {}, format="json").status_code == 403
     assert client.post("/api/v1/audit/exports", {}, content_type="application/json").status_code in (401, 403)
     assert not LedgerEntry.objects.filter(action="ledger.exported").exists()
+
+
+@pytest.mark.django_db
+def test_a_later_export_proves_the_ledger_only_grew_since_an_earlier_one(auditor, tmp_path) -> None:
+    fill_ledger()
+    earlier = export(auditor, tmp_path, name="january", case_id=str(CASE))
+    earlier_size = json.loads(earlier["manifest"].read_text())["head"]["tree_size"]
+    record_event(action="recording.played", actor=Actor.job("later"), case_id=CASE)
+    later = export(auditor, tmp_path, name="february", case_id=str(CASE), since_head=str(earlier_size))
+    result = run_verifier(later["jsonl"], later["manifest"], later["key"], "--earlier", earlier["manifest"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"consistent with the earlier export's head of {earlier_size} entries" in result.stdout
+
+    unrelated = export(auditor, tmp_path, name="march", case_id=str(CASE))  # proves from the latest head
+    result = run_verifier(
+        unrelated["jsonl"], unrelated["manifest"], unrelated["key"], "--earlier", earlier["manifest"]
+    )
+    assert result.returncode == 1 and f"export again with since_head={earlier_size}" in result.stdout
+
+
+@pytest.mark.django_db
+def test_since_head_must_name_a_signed_head(auditor) -> None:
+    fill_ledger()
+    response = auditor.post("/api/v1/audit/exports", {"since_head": 7}, format="json")
+    assert response.status_code == 400 and "No signed tree head" in response.json()["detail"]
