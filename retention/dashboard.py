@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import QuerySet
+from django.utils.timesince import timesince
 
 from config.charts import Chart, Column, Series, bar_list, column_chart
 from recorder.models import Recording
@@ -40,6 +41,15 @@ class Overview:
     holds: list[LegalHold]
     runs: list[PurgeRun]  # newest first, for the table
     last_run: PurgeRun | None
+
+    @property
+    def last_run_age(self) -> str:
+        """How long ago the last run started, in words ("under a minute", "2 hours")."""
+        if self.last_run is None:
+            return ""
+        if (self.now - self.last_run.started_at).total_seconds() < 60:
+            return "under a minute"
+        return timesince(self.last_run.started_at, self.now, depth=1)
 
 
 def overview(*, now: datetime) -> Overview:

@@ -52,6 +52,7 @@ def test_dashboard_counts_states_expiries_holds_and_purge_runs(recording_maker) 
     assert overview.backlog.to_purge == 0
     assert [hold.session_id for hold in overview.holds] == [held[0].session_id]
     assert overview.runs[0].purged == 2 and overview.runs[0].skipped_held == 1
+    assert overview.last_run_age == "under a minute"
     schedule = {rect.title for rect in overview.expiry_chart.rects}
     assert "Expired already: 1 kept by a legal hold" in schedule
     assert any(title.endswith(": 3 purged when due") for title in schedule)
