@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -112,6 +113,14 @@ def recreate_database(base: str) -> str:
     return urlunparse(urlparse(base)._replace(path=f"/{SCRATCH_DB}"))
 
 
+def drop_database(base: str) -> None:
+    import psycopg
+
+    admin = urlunparse(urlparse(base)._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)")
+
+
 def timed(env: dict[str, str], scratch: Path, *command: str) -> tuple[float, float, str]:
     """Wall seconds, peak RSS (MiB, GNU time) and stdout of a command in its own process; its CPU
     seconds (user + system) are left in LAST_CPU, the steadier figure on a shared machine."""
@@ -147,9 +156,12 @@ def concurrent_rate(env: dict[str, str], script: str, writers: int, each: int) -
         time.sleep(0.01)
     started = time.perf_counter()
     (folder / "go").touch()
-    if any(p.wait() != 0 for p in processes):
+    failed = any(p.wait() != 0 for p in processes)
+    elapsed = time.perf_counter() - started
+    shutil.rmtree(folder, ignore_errors=True)
+    if failed:
         raise SystemExit("a writer failed")
-    return writers * each / (time.perf_counter() - started)
+    return writers * each / elapsed
 
 
 def fill(count: int, heads_every: int) -> None:
@@ -196,6 +208,7 @@ def main() -> None:
     parser.add_argument("--appends", type=int, default=1000, help="entries per writer per run")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--verify-runs", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help=f"keep the {SCRATCH_DB} database afterwards")
     args = parser.parse_args()
     base = os.environ.get("DATABASE_URL", "")
     if not base.startswith(("postgres://", "postgresql://")):
@@ -203,7 +216,20 @@ def main() -> None:
             "bench/ledger.py needs DATABASE_URL=postgres://... (it makes its own scratch database)"
         )
     url = recreate_database(base)
-    scratch = Path(tempfile.mkdtemp(prefix="vault-bench-ledger-"))
+    scratch = Path(tempfile.mkdtemp(prefix="vault-bench-ledger-"))  # holds a generated signing key
+    try:
+        measure(args, url, scratch)
+    finally:
+        if "django" in sys.modules:
+            from django.db import connections
+
+            connections.close_all()
+        if not args.keep:
+            drop_database(base)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def measure(args: argparse.Namespace, url: str, scratch: Path) -> None:
     env = {
         **os.environ,
         "DATABASE_URL": url,
