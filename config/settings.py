@@ -238,6 +238,9 @@ RECORDING_MAX_BYTES = env.int("RECORDING_MAX_BYTES", default=8 * 1024**3)
 RECORDING_RETENTION = env.str("RECORDING_RETENTION", default="P3M")
 # A `receiving` upload with no progress for this long is abandoned: the reconciler removes it.
 UPLOAD_STALE_AFTER_SECONDS = env.int("UPLOAD_STALE_AFTER_SECONDS", default=15 * 60)
+# A body must arrive within GRACE seconds plus its length at MIN_RATE, or it is refused (408).
+UPLOAD_MIN_RATE_BYTES_PER_SECOND = env.int("UPLOAD_MIN_RATE_BYTES_PER_SECOND", default=1024)
+UPLOAD_MIN_RATE_GRACE_SECONDS = env.int("UPLOAD_MIN_RATE_GRACE_SECONDS", default=60)
 PURGE_EVERY_SECONDS = env.int("PURGE_EVERY_SECONDS", default=15 * 60)
 PURGE_BATCH_SIZE = env.int("PURGE_BATCH_SIZE", default=1000)  # one S3 DeleteObjects call
 # --- Audit ledger: signed tree heads ----------------------------------------------------------

@@ -15,6 +15,7 @@ from config.errors import InvalidInput
 from recorder import ingest, selectors, services
 from recorder.authentication import IsRecorderClient, RecorderTokenAuthentication
 from recorder.models import RecorderClient, Recording, SessionEvent
+from recorder.upload_deadline import DeadlineBody
 
 ERROR = inline_serializer("Error", {"error": serializers.CharField(), "detail": serializers.CharField()})
 
@@ -159,6 +160,7 @@ class RecordingView(RecorderView):
             401: ERROR,
             404: ERROR,
             409: ERROR,
+            408: ERROR,
             411: ERROR,
             413: ERROR,
             503: ERROR,
@@ -166,15 +168,18 @@ class RecordingView(RecorderView):
         summary="Upload the session's recording as the raw body; it is sealed and locked on arrival",
     )
     def put(self, request: Request, session_id: str) -> Response:
-        result = ingest.ingest_recording(
-            client=self.client(request),
-            session_id=session_id,
-            # The raw Django request: reading it streams the socket; nothing is parsed or spooled.
-            body=request._request,
-            content_length=_content_length(request),
-            media_type=request.META.get("CONTENT_TYPE", ""),
-            content_digest=request.META.get("HTTP_CONTENT_DIGEST"),
-        )
+        length = _content_length(request)
+        # The raw Django request: reading it streams the socket; nothing is parsed or spooled.
+        # Read under a deadline, so a client trickling bytes cannot hold the thread (408).
+        with DeadlineBody(request._request, request.META.get("gunicorn.socket"), length) as body:
+            result = ingest.ingest_recording(
+                client=self.client(request),
+                session_id=session_id,
+                body=body,
+                content_length=length,
+                media_type=request.META.get("CONTENT_TYPE", ""),
+                content_digest=request.META.get("HTTP_CONTENT_DIGEST"),
+            )
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         return Response(RecordingOut(result.recording).data, status=code)
 
