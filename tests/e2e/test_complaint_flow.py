@@ -138,7 +138,7 @@ def officer_plays_and_seeks(page: Any, case_id: str, screenshots: Any) -> Stream
     page.goto(f"/cases/{case_id}/")
     assert page.get_by_text("Access granted until").is_visible()
     screenshots.take(page, "officer-case-access-granted")
-    page.set_viewport_size({"width": 1024, "height": 640})  # a small laptop: one column
+    page.set_viewport_size({"width": 1024, "height": 640})  # a small laptop screen
     screenshots.take(page, "officer-case-access-granted-1024px")
     page.set_viewport_size({"width": 1280, "height": 800})
     traffic = StreamTraffic(page)
