@@ -7,6 +7,7 @@ readable; `discard()` removes both the committed object and anything staged for 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterable, Sequence
@@ -91,7 +92,11 @@ class LocalWriter:
             raise StoreError(f"local store commit failed: {error.strerror}") from error
 
     def abort(self) -> None:
-        self._file.close()
+        # On a full disk, close() flushes the buffered tail and fails with ENOSPC; the bytes are
+        # being thrown away anyway, and that error must neither mask the write error being
+        # handled (a 503 would become a 400) nor keep the partial file taking up the disk.
+        with contextlib.suppress(OSError):
+            self._file.close()
         self.partial_path.unlink(missing_ok=True)
 
 
