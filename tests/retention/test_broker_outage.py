@@ -109,7 +109,10 @@ def test_ingest_works_while_redis_is_down_and_the_purge_catches_up(
         time.sleep(3)  # beat and worker fail to reach the broker for a while
         assert Recording.objects.filter(state=Recording.State.LOCKED).count() == 3
         redis.start()
+        back = time.monotonic()
         wait_until_purged(5, timeout=300)
+        # Recovery time, quoted in docs/RELIABILITY.md (printed with -s; never asserted).
+        print(f"\nredis back: the missed purges done {time.monotonic() - back:.1f} s later")
         assert all(p.poll() is None for p in processes), "beat or worker gave up instead of reconnecting"
     finally:
         for process in processes:
