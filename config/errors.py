@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
@@ -83,6 +87,14 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return Response(error_body(exc.code, exc.detail), status=exc.status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database went away (restart, failover, network): nothing was kept, and a client
+        # should send again shortly, which a 503 says and a 500 does not.
+        logger.error("database unavailable: %s", type(exc).__name__)
+        return Response(
+            error_body("database_unavailable", "The database is unavailable; nothing was kept. Try again."),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
     response = exception_handler(exc, context)
     if response is None:
         return None
