@@ -51,12 +51,20 @@ def test_property_days_and_hours_are_exact(moment: datetime, days: int, hours: i
 
 @PROPERTY
 @given(earlier=moments, later=moments, months=st.integers(1, 36))
-def test_property_a_later_recording_never_expires_earlier(
+def test_property_a_later_recording_never_expires_on_an_earlier_day(
     earlier: datetime, later: datetime, months: int
 ) -> None:
+    """Month-end clamping keeps the time of day, so within the clamped day order can flip
+    (29 Jan 12:00 + P1M = 28 Feb 12:00, 30 Jan 00:00 + P1M = 28 Feb 00:00 in a common year);
+    the expiry day never goes backwards."""
     if later < earlier:
         earlier, later = later, earlier
-    assert add_period(earlier, f"P{months}M") <= add_period(later, f"P{months}M")
+    assert add_period(earlier, f"P{months}M").date() <= add_period(later, f"P{months}M").date()
+
+
+def test_month_end_clamping_keeps_the_time_of_day_even_where_that_reorders_one_day() -> None:
+    assert add_period(datetime(2025, 1, 29, 12, tzinfo=UTC), "P1M") == datetime(2025, 2, 28, 12, tzinfo=UTC)
+    assert add_period(datetime(2025, 1, 30, 0, tzinfo=UTC), "P1M") == datetime(2025, 2, 28, 0, tzinfo=UTC)
 
 
 def designator(letter: str) -> st.SearchStrategy[str]:
