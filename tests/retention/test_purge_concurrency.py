@@ -20,9 +20,11 @@ from tests.liveserver import ROOT, service_environment
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 PURGE = """
+import sys, time
 import django
 django.setup()
 from retention.services import purge_expired
+time.sleep(max(0.0, float(sys.argv[1]) - time.time()))  # both start together, whatever their import took
 purge_expired(batch_size=7)
 """
 
@@ -45,7 +47,8 @@ def local_store(settings, data_dir):
 def test_two_purge_workers_side_by_side_purge_each_recording_once(local_store, recording_maker) -> None:
     recording_maker(150, size=200)
     env = service_environment()
-    workers = [subprocess.Popen([sys.executable, "-c", PURGE], cwd=ROOT, env=env) for _ in range(2)]
+    start_at = str(time.time() + 10)
+    workers = [subprocess.Popen([sys.executable, "-c", PURGE, start_at], cwd=ROOT, env=env) for _ in range(2)]
     assert [w.wait(timeout=300) for w in workers] == [0, 0]
     assert_each_purged_exactly_once(150)
     runs = list(PurgeRun.objects.all())
