@@ -8,6 +8,7 @@ Everything else needs a signed-in staff member holding `audit.view_ledgerentry` 
 from __future__ import annotations
 
 import base64
+import logging
 
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -23,8 +24,10 @@ from audit.exports import ExportFilters
 from audit.models import LedgerExport
 from audit.selectors import latest_head
 from audit.services import create_export
-from config.errors import NotFound
+from config.errors import DomainError, NotFound
 from recorder.api import ERROR
+
+logger = logging.getLogger(__name__)
 
 
 class CanViewLedger(permissions.BasePermission):
@@ -67,7 +70,15 @@ class PublicKeyView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        key = keys.public_key()
+        try:
+            key = keys.public_key()
+        except keys.SigningKeyError as error:
+            logger.error("ledger public key unavailable: %s", error)  # the path stays in the log
+            raise DomainError(
+                "The ledger's signing key is not available on this node.",
+                code="signing_key_unavailable",
+                status_code=503,
+            ) from None
         return Response(
             {
                 "algorithm": "Ed25519",

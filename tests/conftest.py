@@ -105,6 +105,7 @@ def data_dir(tmp_path: Path, settings) -> Path:
     """A fresh VAULT_DATA_DIR-like folder for the test, with the local store inside it."""
     settings.LOCAL_STORE_DIR = tmp_path / "objects"
     settings.EMBEDDED_KEY_DIR = tmp_path / "keys"
+    settings.LEDGER_SIGNING_KEY_FILE = str(tmp_path / "keys" / "ledger-signing-key.pem")
     return tmp_path
 
 
