@@ -243,6 +243,9 @@ UPLOAD_MIN_RATE_BYTES_PER_SECOND = env.int("UPLOAD_MIN_RATE_BYTES_PER_SECOND", d
 UPLOAD_MIN_RATE_GRACE_SECONDS = env.int("UPLOAD_MIN_RATE_GRACE_SECONDS", default=60)
 PURGE_EVERY_SECONDS = env.int("PURGE_EVERY_SECONDS", default=15 * 60)
 PURGE_BATCH_SIZE = env.int("PURGE_BATCH_SIZE", default=1000)  # one S3 DeleteObjects call
+# A purge run that has not finished a batch for this long lost its worker: the next run marks it
+# abandoned (its recordings are completed by that next run; see retention.services).
+PURGE_RUN_STALE_AFTER_SECONDS = env.int("PURGE_RUN_STALE_AFTER_SECONDS", default=15 * 60)
 # --- Audit ledger: signed tree heads ----------------------------------------------------------
 # Ed25519 key signing tree heads and export manifests: LEDGER_SIGNING_KEY (base64 of the 32-byte
 # seed) or a PEM file (0600), generated on first use only at the embedded default path.

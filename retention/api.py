@@ -31,6 +31,8 @@ class PurgeRunOut(serializers.ModelSerializer):  # type: ignore[type-arg]
             "dry_run",
             "started_at",
             "finished_at",
+            "progressed_at",
+            "abandoned_at",
             "shredded",
             "purged",
             "skipped_held",

@@ -40,6 +40,10 @@ class PurgeRun(models.Model):
     dry_run = models.BooleanField(default=False)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Saved after every batch: a run whose worker died stops progressing, and the next run marks
+    # it abandoned instead of leaving it "running" for ever.
+    progressed_at = models.DateTimeField(null=True, blank=True)
+    abandoned_at = models.DateTimeField(null=True, blank=True)
     shredded = models.PositiveIntegerField(default=0)
     purged = models.PositiveIntegerField(default=0)
     skipped_held = models.PositiveIntegerField(default=0)

@@ -13,12 +13,12 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, connections, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from audit.services import Actor, record_event
@@ -132,7 +132,8 @@ def purge_expired(
     """Purge every expired, unheld recording (at most `limit`); safe beside other purge workers."""
     batch_size = batch_size or settings.PURGE_BATCH_SIZE
     now = timezone.now()
-    run = PurgeRun.objects.create(trigger=trigger, dry_run=dry_run, started_at=now)
+    mark_abandoned_runs(now=now)
+    run = PurgeRun.objects.create(trigger=trigger, dry_run=dry_run, started_at=now, progressed_at=now)
     run.skipped_held = Recording.objects.filter(
         state=Recording.State.LOCKED, expires_at__lte=now, session_id__in=held_session_ids()
     ).count()
@@ -157,6 +158,25 @@ def purge_expired(
                 },
             )
     return run
+
+
+def mark_abandoned_runs(*, now: datetime) -> int:
+    """Runs whose worker died (no batch finished for PURGE_RUN_STALE_AFTER_SECONDS) are marked
+    abandoned, so nobody reads them as still running; what they left is completed by this run."""
+    stale_before = now - timedelta(seconds=settings.PURGE_RUN_STALE_AFTER_SECONDS)
+    stale = Q(progressed_at__lt=stale_before) | Q(progressed_at__isnull=True, started_at__lt=stale_before)
+    return (
+        PurgeRun.objects.filter(finished_at__isnull=True, abandoned_at__isnull=True)
+        .filter(stale)
+        .update(abandoned_at=now)
+    )
+
+
+def _checkpoint(run: PurgeRun) -> None:
+    """Save the run's counts after a batch: operators see a long run advance, and a run that
+    stops advancing is recognisably abandoned."""
+    run.progressed_at = timezone.now()
+    run.save(update_fields=["progressed_at", "shredded", "purged", "failed", "errors"])
 
 
 def _run_batches(
@@ -217,6 +237,7 @@ def _run_batches_pipelined(
                 if deletions_work and (shredded or purged or first):
                     pending = deleter.submit(delete_batch)
                 first = False
+                _checkpoint(run)
                 if progress is not None:
                     progress(shredded, purged)
                 if not shredded and pending is None:
@@ -240,6 +261,7 @@ def _run_batches_in_turn(
             outcome = shredding.delete_shredded_payloads(store=store, limit=batch_size, actor=actor)
             purged = outcome.purged
             deletions_work = _count_deletions(run, outcome)
+        _checkpoint(run)
         if progress is not None:
             progress(shredded, purged)
         if not shredded and not purged:
