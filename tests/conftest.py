@@ -4,6 +4,7 @@ process), the embedded data directory per test, and database helpers."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -26,6 +27,24 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def require(found: object, what: str, install: str) -> None:
+    """Skip when a tool the test drives is missing here; fail in CI, where .ci/run installs it,
+    so a missing tool there can never pass as a skip."""
+    if found:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{what} is missing in CI: .ci/run must install it ({install})", pytrace=False)
+    pytest.skip(f"{what} is not installed here: {install}")
+
+
+def require_program(name: str, install: str) -> str:
+    """The path of program `name`, through `require`."""
+    path = shutil.which(name)
+    require(path, f"the {name} program", install)
+    assert path is not None
+    return path
 
 
 def wait_for_http(url: str, timeout: float = 60.0) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.conftest import require
 from tests.liveserver import ROOT, LiveServer
 
 SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
@@ -29,12 +30,7 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
 def _require(found: bool, what: str) -> None:
-    """Skip locally when a tool is missing; fail in CI, where .ci/run installs it."""
-    if found:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{what} is missing in CI: .ci/run must install it", pytrace=False)
-    pytest.skip(f"{what} is not installed here (apt-get install chromium ffmpeg; pip: requirements-dev.txt)")
+    require(found, what, "apt-get install chromium ffmpeg; pip: requirements-dev.txt")
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ a purge worker process, the local object store, the project's own commands.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import psycopg
 import pytest
 import requests
 
+from tests.conftest import require
 from tests.liveserver import ROOT, LiveServer, service_environment
 from tests.pgcluster import PrivateCluster, server_binaries
 
@@ -83,10 +83,8 @@ print(f"finished: shredded {run.shredded}, purged {run.purged}, failed {run.fail
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[PrivateCluster]:
     binaries = server_binaries()
-    if binaries is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("the PostgreSQL server binaries (initdb, pg_ctl) are missing; CI must have them")
-        pytest.skip("needs the PostgreSQL server binaries (initdb, pg_ctl) for a private cluster")
+    require(binaries, "the PostgreSQL server binaries (initdb, pg_ctl)", "apt-get install postgresql")
+    assert binaries is not None
     private = PrivateCluster(binaries)
     try:
         private.start()

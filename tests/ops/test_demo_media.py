@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-import pytest
-
 from ops.demo import media
+from tests.conftest import require_program
 
 EBML_MAGIC = b"\x1a\x45\xdf\xa3"  # every Matroska/WebM file starts with it
 
@@ -21,8 +19,7 @@ def test_without_ffmpeg_the_bundled_sample_is_used(tmp_path: Path, monkeypatch) 
 
 
 def test_with_ffmpeg_each_variant_is_a_distinct_webm(tmp_path: Path) -> None:
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg not installed")
+    require_program("ffmpeg", "apt-get install ffmpeg")
     made = media.recordings(tmp_path)
     assert len(made) == 4 and len(set(made)) == 4
     assert all(webm.startswith(EBML_MAGIC) and b"webm" in webm[:64] for webm in made)

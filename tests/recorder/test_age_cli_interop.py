@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -31,17 +30,13 @@ from recorder.sealing import (
     split_age_file,
     unwrap_file_key,
 )
+from tests.conftest import require_program
 
 SIZES = [0, 1, CHUNK_SIZE, CHUNK_SIZE + 1, 1024 * 1024 + 17]
 
 
 def locate(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"the {name} CLI is required in CI")
-        pytest.skip(f"{name} CLI not installed: apt-get install age")
-    return path
+    return require_program(name, "apt-get install age")
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import base64
 import hashlib
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from rest_framework.test import APIClient
 
 from audit.models import LedgerEntry
 from recorder.models import Recording
+from tests.conftest import require_program
 from tests.factories import ConsentPayload, SessionPayload
 
 pytestmark = pytest.mark.django_db
@@ -35,12 +35,7 @@ def content(size: int, seed: int = 1) -> bytes:
 
 @pytest.fixture
 def age_cli() -> str:
-    path = shutil.which("age")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("the age CLI is required in CI")
-        pytest.skip("age CLI not installed: apt-get install age")
-    return path
+    return require_program("age", "apt-get install age")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from django.utils import timezone
 
 from recorder.models import Recording
 from recorder.services import register_session
-from tests.conftest import free_port
+from tests.conftest import free_port, require_program
 from tests.liveserver import ROOT, LiveServer, service_environment
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -31,11 +30,7 @@ class PrivateRedis:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            if os.environ.get("CI"):
-                pytest.fail("redis-server is required in CI")
-            pytest.skip("redis-server not installed")
+        binary = require_program("redis-server", "apt-get install redis-server")
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL,
