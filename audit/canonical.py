@@ -28,6 +28,20 @@ def canonical_bytes(fields: Mapping[str, Any]) -> bytes:
     return _ENCODER.encode(fields).encode()
 
 
+def split_at_seq(fields: Mapping[str, Any]) -> tuple[bytes, bytes]:
+    """The canonical bytes of `fields` around the value of their top-level "seq": `before +
+    str(seq) + after` is `canonical_bytes(fields)` for any seq. An entry queued before it has a
+    seq carries these two, and PostgreSQL's sequencer joins them with the seq it assigns.
+
+    The halves are found by encoding the entry with two different seq values and taking the
+    common prefix and suffix, so nothing here repeats the encoder's rules.
+    """
+    one = canonical_bytes({**fields, "seq": 1})
+    two = canonical_bytes({**fields, "seq": 2})
+    cut = next(i for i, (a, b) in enumerate(zip(one, two, strict=True)) if a != b)
+    return one[:cut], one[cut + 1 :]
+
+
 def leaf_hash(canonical: bytes) -> bytes:
     return hashlib.sha256(LEAF_PREFIX + canonical).digest()
 

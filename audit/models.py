@@ -31,6 +31,33 @@ class LedgerEntry(models.Model):
         return f"#{self.seq} {self.action}"
 
 
+class PendingEntry(models.Model):
+    """An entry committed by an append outside any transaction, waiting for the sequencer to give
+    it its `seq` and leaf hash and move it into `LedgerEntry` (audit/services.py). Rows live for
+    milliseconds; one left by a crashed writer is moved by the next append or signed head."""
+
+    id = models.BigAutoField(primary_key=True)
+    recorded_at = models.DateTimeField()
+    actor_kind = models.CharField(max_length=32)
+    actor_id = models.CharField(max_length=64)
+    actor_label = models.CharField(max_length=150)
+    action = models.CharField(max_length=64)
+    recording_id = models.UUIDField(null=True, blank=True)
+    session_id = models.UUIDField(null=True, blank=True)
+    case_id = models.UUIDField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    # The entry's canonical bytes before and after its seq (audit.canonical.split_at_seq).
+    canonical_before_seq = models.BinaryField()
+    canonical_after_seq = models.BinaryField()
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "pending ledger entries"
+
+    def __str__(self) -> str:
+        return f"pending {self.action}"
+
+
 class SignedTreeHead(models.Model):
     """An Ed25519 signature over (timestamp, tree_size, MTH of seq 1..tree_size): see audit/signing.py."""
 

@@ -1,15 +1,25 @@
 """Appending to the ledger: the only writer of `LedgerEntry`.
 
-`record_event` joins the caller's transaction, so a state change and its entry commit together
-or not at all. `seq` is gapless: on PostgreSQL appends are serialised by a transaction-scoped
-advisory lock held to commit; on SQLite by the database's write lock (IMMEDIATE transactions).
-A unique constraint on `seq` backs both. Callers use READ COMMITTED (Django's default): in a
-REPEATABLE READ transaction the last seq would be read from a stale snapshot, and the unique
-constraint would refuse the append rather than let a duplicate in.
+Two ways in, one order. Inside a transaction `record_event` joins it, so a state change and its
+entry commit together or not at all: the entry is appended under the ledger lock, held until the
+caller commits. Outside any transaction (a playback, a denial: the entry is the only write) the
+entry is first committed to a queue, `PendingEntry`, without any lock, so concurrent appenders
+share PostgreSQL's WAL flushes; then the appender takes the lock and moves every queued entry into
+the ledger in one transaction (one flush for the batch), or finds that another appender already
+moved its entry. Either way the call returns only once the entry is in the ledger with its seq.
+A queued entry keeps the time it was queued, so `recorded_at` may step back by the milliseconds
+between two appenders' commits; seq, not time, is the ledger's order.
+
+`seq` is gapless: on PostgreSQL moves and direct appends are serialised by a transaction-scoped
+advisory lock; on SQLite by the database's write lock (IMMEDIATE transactions). A unique
+constraint on `seq` backs both. Callers use READ COMMITTED (Django's default): in a REPEATABLE
+READ transaction the last seq would be read from a stale snapshot, and the unique constraint
+would refuse the append rather than let a duplicate in.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import uuid
@@ -19,15 +29,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection, models, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from audit import exports, signing
-from audit.canonical import COLUMNS, canonical_bytes, hashed_fields, leaf_hash
+from audit.canonical import COLUMNS, canonical_bytes, hashed_fields, leaf_hash, split_at_seq
 from audit.exports import ExportFilters
 from audit.keys import signing_key
 from audit.merkle import MerkleTree
-from audit.models import LedgerEntry, LedgerExport, SignedTreeHead
+from audit.models import LedgerEntry, LedgerExport, PendingEntry, SignedTreeHead
 from audit.selectors import LedgerInconsistent, last_seq, latest_head, ledger_tree
 from config.errors import InvalidInput
 
@@ -133,6 +142,14 @@ class Event:
     case_id: uuid.UUID | str | None = None
 
 
+# Queued entries moved per transaction: bounds the sequencer's memory and its lock hold.
+SEQUENCE_BATCH = 1000
+_PENDING_FIELDS = (
+    "id", "recorded_at", "actor_kind", "actor_id", "actor_label", "action",
+    "recording_id", "session_id", "case_id", "details", "canonical_before_seq", "canonical_after_seq",
+)  # fmt: skip
+
+
 def record_event(
     *,
     action: str,
@@ -141,15 +158,57 @@ def record_event(
     recording_id: uuid.UUID | str | None = None,
     session_id: uuid.UUID | str | None = None,
     case_id: uuid.UUID | str | None = None,
-) -> LedgerEntry:
-    """Append one entry, inside the caller's transaction if there is one, else in its own.
+) -> None:
+    """Append one entry: inside the caller's transaction if there is one (committed with it),
+    else through the queue; either way it is in the ledger, with its seq, when this returns.
 
     `details` is metadata about the event. Never put recording content, keys, tokens, passwords,
     secrets or raw customer references in it: the ledger is exported and kept forever. Callers are
     responsible; `clean_details` refuses the obvious keys and anything that is not stable JSON.
     Raises ValueError (and stores nothing) for a bad action, actor or details.
     """
-    event = _checked(Event(action, actor, details, recording_id, session_id, case_id))
+    event = Event(action, actor, details, recording_id, session_id, case_id)
+    if connection.in_atomic_block:
+        append_entry(event)
+        return
+    checked = _checked(event)
+    recorded_at = timezone.now()
+    before, after = split_at_seq(hashed_fields(seq=0, **_columns(checked, recorded_at)))
+    if connection.vendor == "postgresql":
+        # One round trip: the procedure queues the entry, commits, then moves the queue
+        # (migration 0006). `details` goes as JSON text: clean_details made it round-trip safe.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CALL audit_append(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)",
+                [LEDGER_LOCK_KEY, recorded_at, checked.actor.kind, checked.actor.id, checked.actor.label,
+                 checked.action, checked.recording_id, checked.session_id, checked.case_id,
+                 json.dumps(checked.details), before, after],
+            )  # fmt: skip
+        return
+    queued = PendingEntry.objects.create(
+        **_columns(checked, recorded_at), canonical_before_seq=before, canonical_after_seq=after
+    )  # committed before the move: the same order of events as on PostgreSQL
+    sequence_pending(until=queued.id)
+
+
+def _columns(event: Event, recorded_at: datetime) -> dict[str, Any]:
+    return {
+        "recorded_at": recorded_at,
+        "actor_kind": event.actor.kind,
+        "actor_id": event.actor.id,
+        "actor_label": event.actor.label,
+        "action": event.action,
+        "recording_id": event.recording_id,
+        "session_id": event.session_id,
+        "case_id": event.case_id,
+        "details": event.details,
+    }
+
+
+def append_entry(event: Event) -> LedgerEntry:
+    """Append one entry directly under the ledger lock, inside the caller's transaction if there
+    is one (the lock is then held until it ends), else in its own; returns the stored entry."""
+    event = _checked(event)
     with transaction.atomic():
         [row] = _rows([event], last_seq=_lock_and_last_seq())
         entry = LedgerEntry(**row)
@@ -157,28 +216,85 @@ def record_event(
     return entry
 
 
+def sequence_pending(*, until: int | None = None) -> int:
+    """Move queued entries into the ledger in queue order, under the lock; returns how many this
+    call moved. When it returns, every entry committed to the queue before the call is in the
+    ledger: moved by this call or by another appender's before it got the lock.
+
+    On PostgreSQL the database does the move (migration 0006) in one call, holding the lock for
+    no round trip. Elsewhere Python does, SEQUENCE_BATCH per transaction, taking entries by their
+    exact ids: a queue id is drawn at insert, so a smaller id may commit after a larger one and
+    must be left for the next move, not deleted unseen. `until` (the caller's own queued entry)
+    lets that loop stop early.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT audit_sequence_pending(%s, %s)", [LEDGER_LOCK_KEY, until])
+            return int(cursor.fetchone()[0])
+    moved = 0
+    while True:
+        with transaction.atomic():
+            last = _lock_and_last_seq()
+            batch = list(PendingEntry.objects.order_by("id").values_list(*_PENDING_FIELDS)[:SEQUENCE_BATCH])
+            rows = [_queued_row(seq, queued) for seq, queued in enumerate(batch, start=last + 1)]
+            _insert(rows)
+            PendingEntry.objects.filter(id__in=[row[0] for row in batch]).delete()
+        moved += len(batch)
+        if len(batch) < SEQUENCE_BATCH or (until is not None and any(row[0] == until for row in batch)):
+            return moved
+
+
+def _queued_row(seq: int, queued: tuple[Any, ...]) -> dict[str, Any]:
+    """A queued entry's ledger row at `seq`: as `audit_sequence_pending` builds it in SQL."""
+    _, at, kind, actor_id, label, action, recording, session, case, details, before, after = queued
+    event = Event(action, Actor(kind, actor_id, label), details, recording, session, case)
+    return {
+        "seq": seq,
+        **_columns(event, at),
+        "leaf_hash": leaf_hash(bytes(before) + str(seq).encode() + bytes(after)),
+    }
+
+
 def record_events(events: Sequence[Event]) -> int:
-    """Append several entries with consecutive seq under one lock (purge batches): on PostgreSQL
-    with one COPY, elsewhere one multi-row INSERT. Returns the last seq appended (0 if none)."""
+    """Append several entries with consecutive seq under one lock, inside the caller's
+    transaction if there is one (purge batches): on PostgreSQL with one COPY, elsewhere one
+    multi-row INSERT. Returns the last seq appended (0 if none)."""
     if not events:
         return 0
     events = _checked_all(events)
     with transaction.atomic():
         last = _lock_and_last_seq()
         rows = _rows(events, last_seq=last)
-        if connection.vendor == "postgresql":
-            _copy_into_ledger(rows)
-        else:
-            LedgerEntry.objects.bulk_create([LedgerEntry(**row) for row in rows])
+        _insert(rows)
     return last + len(rows)
+
+
+def _insert(rows: list[dict[str, Any]]) -> None:
+    if connection.vendor == "postgresql":
+        _copy_into_ledger(rows)
+    else:
+        LedgerEntry.objects.bulk_create([LedgerEntry(**row) for row in rows])
+
+
+def _lock() -> None:
+    """Serialise appends until the caller's transaction ends (on SQLite its IMMEDIATE transaction
+    already holds the database's write lock)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK_KEY])
+
+
+def _last_seq() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT seq FROM audit_ledgerentry ORDER BY seq DESC LIMIT 1")
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
 
 
 def _lock_and_last_seq() -> int:
     """Serialise appends until the caller's transaction ends, and read the last seq."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK_KEY])
-    return int(LedgerEntry.objects.aggregate(last=Max("seq"))["last"] or 0)
+    _lock()
+    return _last_seq()
 
 
 def _checked(event: Event) -> Event:
@@ -225,8 +341,8 @@ def _checked_all(events: Sequence[Event]) -> list[Event]:
 
 
 def _rows(events: Sequence[Event], *, last_seq: int) -> list[dict[str, Any]]:
-    """Column values of each (checked) entry, its leaf hash included. The time is read under the
-    lock, so recorded_at follows seq as far as the clock does."""
+    """Column values of each (checked) entry, its leaf hash included. An entry without its own
+    time gets the time read under the lock."""
     now = timezone.now()
     rows = []
     for seq, event in enumerate(events, start=last_seq + 1):
@@ -274,6 +390,7 @@ def sign_tree_head(*, trigger: str) -> tuple[SignedTreeHead, MerkleTree]:
     tree size and time together. The leaves are read without the ledger lock: appends go on.
     """
     key = signing_key()  # a missing or unsafe key fails before any work
+    sequence_pending()  # entries queued by an appender that died before moving them
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
@@ -318,12 +435,14 @@ def create_export(*, user: Any, filters: ExportFilters, since_head: int | None =
         previous = SignedTreeHead.objects.filter(tree_size=since_head).order_by("timestamp_ms").first()
         if previous is None:
             raise InvalidInput(f"No signed tree head covers exactly {since_head} entries.")
-    event = record_event(
-        action="ledger.exported",
-        actor=Actor.for_user(user),
-        details={"export_id": str(export_id), "filters": filters.as_json(), "since_head": since_head},
-        case_id=filters.case_id,
-        recording_id=filters.recording_id,
+    event = append_entry(
+        Event(
+            action="ledger.exported",
+            actor=Actor.for_user(user),
+            details={"export_id": str(export_id), "filters": filters.as_json(), "since_head": since_head},
+            case_id=filters.case_id,
+            recording_id=filters.recording_id,
+        )
     )
     head, tree = sign_tree_head(trigger=SignedTreeHead.Trigger.EXPORT)
     if previous is not None and previous.tree_size > head.tree_size:

@@ -2,8 +2,8 @@
 
 Roles, not permissions, decide: a superuser passes every has_perm() but holds no role, and the
 workflow is for the people in these jobs only (DESIGN "Users"). Each refusal of an authenticated
-caller is an `access.denied` ledger entry, written in its own transaction so it outlives the
-refused action.
+caller is an `access.denied` ledger entry, committed on its own (the refused action writes
+nothing else), before the refusal is answered.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.db import transaction
 from django.db.models import QuerySet
 
 from audit.services import Actor, record_event
@@ -35,15 +34,15 @@ def record_denial(
     recording_id: uuid.UUID | str | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """Write `access.denied` in its own transaction: the refusal is kept although nothing else is."""
-    with transaction.atomic():
-        record_event(
-            action="access.denied",
-            actor=actor_of(user),
-            case_id=case_id,
-            recording_id=recording_id,
-            details={"reason": reason, **(details or {})},
-        )
+    """Write `access.denied`, committed on its own unless the caller holds a transaction: the
+    refusal is kept although nothing else is."""
+    record_event(
+        action="access.denied",
+        actor=actor_of(user),
+        case_id=case_id,
+        recording_id=recording_id,
+        details={"reason": reason, **(details or {})},
+    )
 
 
 def require_role(user: Any, role: str, doing: str) -> None:

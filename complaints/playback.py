@@ -12,7 +12,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from audit.services import Actor, record_event
@@ -104,18 +103,17 @@ def record_played(
 ) -> None:
     """Commit `recording.played` (bytes start..end inclusive); raises if it cannot be written,
     and then not a byte may be sent (fail closed)."""
-    with transaction.atomic():
-        record_event(
-            action="recording.played",
-            actor=Actor.for_user(user),
-            case_id=authorised.grant.case_id,
-            recording_id=authorised.recording.id,
-            details={
-                "grant": str(authorised.grant.id),
-                "range": {"start": start, "end": end, "partial": partial},
-                "client_address": client_address[:64],
-            },
-        )
+    record_event(
+        action="recording.played",
+        actor=Actor.for_user(user),
+        case_id=authorised.grant.case_id,
+        recording_id=authorised.recording.id,
+        details={
+            "grant": str(authorised.grant.id),
+            "range": {"start": start, "end": end, "partial": partial},
+            "client_address": client_address[:64],
+        },
+    )
 
 
 def record_stream_failure(
@@ -123,11 +121,10 @@ def record_stream_failure(
 ) -> None:
     """Streaming stopped: a chunk failed authentication (`recording.tampered`) or the store failed
     (`recording.unreadable`). On record for auditors; no plaintext of the bad chunk was sent."""
-    with transaction.atomic():
-        record_event(
-            action="recording.tampered" if tampered else "recording.unreadable",
-            actor=Actor.for_user(user),
-            case_id=authorised.grant.case_id,
-            recording_id=authorised.recording.id,
-            details={"range": {"start": start, "end": end}, "reason": reason[:200]},
-        )
+    record_event(
+        action="recording.tampered" if tampered else "recording.unreadable",
+        actor=Actor.for_user(user),
+        case_id=authorised.grant.case_id,
+        recording_id=authorised.recording.id,
+        details={"range": {"start": start, "end": end}, "reason": reason[:200]},
+    )

@@ -15,7 +15,7 @@ from django.contrib import admin
 from django.db import DatabaseError, connection, transaction
 from django.test import RequestFactory
 
-from audit.models import LedgerEntry
+from audit.models import LedgerEntry, PendingEntry
 from audit.selectors import entries, verify_leaf_hashes
 from audit.services import Actor, Event, record_event, record_events
 from tests.liveserver import ROOT, service_environment
@@ -260,6 +260,12 @@ def test_concurrent_writers_in_separate_processes_leave_no_gap_and_no_duplicate(
     per_writer = {w: LedgerEntry.objects.filter(actor_id=f"writer-{w}").count() for w in range(writers)}
     assert set(per_writer.values()) == {each}
     assert not LedgerEntry.objects.filter(action="test.rolled_back").exists()
+    assert not PendingEntry.objects.exists()  # every queued entry was moved
+    for w in range(writers):
+        # Each call returned only once its entry had a seq: a writer's own entries keep its order.
+        own = LedgerEntry.objects.filter(actor_id=f"writer-{w}").order_by("seq")
+        ns = list(own.values_list("details__n", flat=True))
+        assert ns == sorted(ns)
     assert verify_leaf_hashes() is None
     if connection.vendor == "postgresql":
         # The writers really did run at the same time: their entries interleave along seq. (Not
