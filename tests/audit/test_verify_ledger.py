@@ -14,6 +14,9 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from audit.integrity import check_ledger
 from audit.keys import signing_key
@@ -186,12 +189,12 @@ def test_heads_signed_while_processes_append_stay_consistent() -> None:
 
 
 @pytest.mark.django_db
-def test_the_fast_read_path_gives_the_same_fields_as_the_models() -> None:
-    """verify_ledger reads PostgreSQL with COPY and its own spelling of times and ids."""
+def test_every_entry_recomputes_to_its_stored_leaf_whatever_its_values() -> None:
+    """Floats with exponents and integers beyond 64 bits (orjson spells the first differently and
+    refuses the second) are recomputed by the book, not reported as altered."""
     import uuid
 
-    from audit.canonical import entry_fields
-    from audit.integrity import _entries
+    from audit.integrity import _leaves
 
     values = [12.5, 1e-05, -0.0, 2**70, "Zoë \u2028 ✓ \\ \t", {"b": [1.0, True, None], "a": {}}, None]
     for value in values:
@@ -202,6 +205,41 @@ def test_the_fast_read_path_gives_the_same_fields_as_the_models() -> None:
             recording_id=uuid.uuid4(),
             case_id=uuid.uuid4() if value is None else None,
         )
-    expected = [(e.seq, entry_fields(e), bytes(e.leaf_hash)) for e in LedgerEntry.objects.order_by("seq")]
-    assert list(_entries()) == expected
+    stored = [(e.seq, bytes(e.leaf_hash)) for e in LedgerEntry.objects.order_by("seq")]
+    assert [(seq, leaf) for seq, leaf, _ in _leaves()] == stored
     assert check_ledger().ok
+
+
+texts = st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), min_size=1, max_size=30)
+unchecked_fixture = [HealthCheck.function_scoped_fixture]  # the database is emptied per test, not per example
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+@given(label=texts, actor_id=texts, detail=texts, number=st.integers(-(2**63), 2**63 - 1))
+@hypothesis_settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_postgres_spells_every_field_around_details_as_the_canonical_bytes(
+    label, actor_id, detail, number
+) -> None:
+    """verify_ledger's fast path: PostgreSQL's to_json, to_char and uuid text, with orjson for
+    details, give exactly canonical.py's bytes for any text (control characters, quotes,
+    backslashes, U+2028, astral planes) and any 64-bit integer."""
+    import uuid
+
+    from audit.canonical import canonical_bytes, entry_fields
+    from audit.integrity import copied_entries
+
+    record_event(
+        action="test.appended",
+        actor=Actor(kind="user", id=actor_id[:64], label=label),
+        details={detail: number, "nested": {"z": [detail, None, True], "a": 1.5}},
+        recording_id=uuid.uuid4(),
+        session_id=None,
+        case_id=uuid.uuid4(),
+    )
+    entry = LedgerEntry.objects.order_by("-seq").first()
+    [(seq, canonical, stored)] = copied_entries(entry.seq - 1, entry.seq)
+    assert canonical == canonical_bytes(entry_fields(entry))
+    assert (seq, stored) == (entry.seq, bytes(entry.leaf_hash))
