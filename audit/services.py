@@ -2,11 +2,12 @@
 
 Two ways in, one order. Inside a transaction `record_event` joins it, so a state change and its
 entry commit together or not at all: the entry is appended under the ledger lock, held until the
-caller commits. Outside any transaction (a playback, a denial: the entry is the only write) the
-entry is first committed to a queue, `PendingEntry`, without any lock, so concurrent appenders
-share PostgreSQL's WAL flushes; then the appender takes the lock and moves every queued entry into
-the ledger in one transaction (one flush for the batch), or finds that another appender already
-moved its entry. Either way the call returns only once the entry is in the ledger with its seq.
+caller commits. Outside any transaction on PostgreSQL (a playback, a denial: the entry is the
+only write) the entry is first committed to a queue, `PendingEntry`, without any lock, so
+concurrent appenders share WAL flushes; then the appender takes the lock and moves every queued
+entry into the ledger in one transaction (one flush for the batch), or finds that another
+appender already moved its entry. Either way the call returns only once the entry is in the
+ledger with its seq.
 A queued entry keeps the time it was queued, so `recorded_at` may step back by the milliseconds
 between two appenders' commits; seq, not time, is the ledger's order.
 
@@ -36,7 +37,7 @@ from audit.canonical import COLUMNS, canonical_bytes, hashed_fields, leaf_hash, 
 from audit.exports import ExportFilters
 from audit.keys import signing_key
 from audit.merkle import MerkleTree
-from audit.models import LedgerEntry, LedgerExport, PendingEntry, SignedTreeHead
+from audit.models import LedgerEntry, LedgerExport, SignedTreeHead
 from audit.selectors import LedgerInconsistent, last_seq, latest_head, ledger_tree
 from config.errors import InvalidInput
 
@@ -142,14 +143,6 @@ class Event:
     case_id: uuid.UUID | str | None = None
 
 
-# Queued entries moved per transaction: bounds the sequencer's memory and its lock hold.
-SEQUENCE_BATCH = 1000
-_PENDING_FIELDS = (
-    "id", "recorded_at", "actor_kind", "actor_id", "actor_label", "action",
-    "recording_id", "session_id", "case_id", "details", "canonical_before_seq", "canonical_after_seq",
-)  # fmt: skip
-
-
 def record_event(
     *,
     action: str,
@@ -168,27 +161,22 @@ def record_event(
     Raises ValueError (and stores nothing) for a bad action, actor or details.
     """
     event = Event(action, actor, details, recording_id, session_id, case_id)
-    if connection.in_atomic_block:
+    if connection.in_atomic_block or connection.vendor != "postgresql":
+        # SQLite serialises every write anyway: a queue would add a commit and save nothing.
         append_entry(event)
         return
     checked = _checked(event)
     recorded_at = timezone.now()
     before, after = split_at_seq(hashed_fields(seq=0, **_columns(checked, recorded_at)))
-    if connection.vendor == "postgresql":
-        # One round trip: the procedure queues the entry, commits, then moves the queue
-        # (migration 0006). `details` goes as JSON text: clean_details made it round-trip safe.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "CALL audit_append(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)",
-                [LEDGER_LOCK_KEY, recorded_at, checked.actor.kind, checked.actor.id, checked.actor.label,
-                 checked.action, checked.recording_id, checked.session_id, checked.case_id,
-                 json.dumps(checked.details), before, after],
-            )  # fmt: skip
-        return
-    queued = PendingEntry.objects.create(
-        **_columns(checked, recorded_at), canonical_before_seq=before, canonical_after_seq=after
-    )  # committed before the move: the same order of events as on PostgreSQL
-    sequence_pending(until=queued.id)
+    # One round trip: the procedure queues the entry, commits, then moves the queue (migration
+    # 0006). `details` goes as JSON text: clean_details made it round-trip safe.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CALL audit_append(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)",
+            [LEDGER_LOCK_KEY, recorded_at, checked.actor.kind, checked.actor.id, checked.actor.label,
+             checked.action, checked.recording_id, checked.session_id, checked.case_id,
+             json.dumps(checked.details), before, after],
+        )  # fmt: skip
 
 
 def _columns(event: Event, recorded_at: datetime) -> dict[str, Any]:
@@ -216,43 +204,15 @@ def append_entry(event: Event) -> LedgerEntry:
     return entry
 
 
-def sequence_pending(*, until: int | None = None) -> int:
-    """Move queued entries into the ledger in queue order, under the lock; returns how many this
-    call moved. When it returns, every entry committed to the queue before the call is in the
-    ledger: moved by this call or by another appender's before it got the lock.
-
-    On PostgreSQL the database does the move (migration 0006) in one call, holding the lock for
-    no round trip. Elsewhere Python does, SEQUENCE_BATCH per transaction, taking entries by their
-    exact ids: a queue id is drawn at insert, so a smaller id may commit after a larger one and
-    must be left for the next move, not deleted unseen. `until` (the caller's own queued entry)
-    lets that loop stop early.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT audit_sequence_pending(%s, %s)", [LEDGER_LOCK_KEY, until])
-            return int(cursor.fetchone()[0])
-    moved = 0
-    while True:
-        with transaction.atomic():
-            last = _lock_and_last_seq()
-            batch = list(PendingEntry.objects.order_by("id").values_list(*_PENDING_FIELDS)[:SEQUENCE_BATCH])
-            rows = [_queued_row(seq, queued) for seq, queued in enumerate(batch, start=last + 1)]
-            _insert(rows)
-            PendingEntry.objects.filter(id__in=[row[0] for row in batch]).delete()
-        moved += len(batch)
-        if len(batch) < SEQUENCE_BATCH or (until is not None and any(row[0] == until for row in batch)):
-            return moved
-
-
-def _queued_row(seq: int, queued: tuple[Any, ...]) -> dict[str, Any]:
-    """A queued entry's ledger row at `seq`: as `audit_sequence_pending` builds it in SQL."""
-    _, at, kind, actor_id, label, action, recording, session, case, details, before, after = queued
-    event = Event(action, Actor(kind, actor_id, label), details, recording, session, case)
-    return {
-        "seq": seq,
-        **_columns(event, at),
-        "leaf_hash": leaf_hash(bytes(before) + str(seq).encode() + bytes(after)),
-    }
+def sequence_pending() -> int:
+    """Move every entry committed to the queue into the ledger, under the lock; returns how many
+    this call moved. Appends do this themselves; a signed head does it first, for entries left by
+    an appender that died between its two steps. Only PostgreSQL queues (see record_event)."""
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT audit_sequence_pending(%s, NULL)", [LEDGER_LOCK_KEY])
+        return int(cursor.fetchone()[0])
 
 
 def record_events(events: Sequence[Event]) -> int:

@@ -1,5 +1,6 @@
-"""Appends outside a transaction go through the queue (`PendingEntry`) and are moved into the
-ledger before `record_event` returns; an entry left queued by a dead appender is moved later."""
+"""On PostgreSQL appends outside a transaction go through the queue (`PendingEntry`) and are
+moved into the ledger before `record_event` returns; an entry left queued by a dead appender is
+moved later. (SQLite appends directly: it serialises every write anyway.)"""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ def test_the_halves_around_seq_give_the_canonical_bytes_for_any_seq(details, seq
     assert before + str(seq).encode() + after == canonical_bytes({**fields, "seq": seq})
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_an_append_outside_a_transaction_is_in_the_ledger_when_the_call_returns() -> None:
     recording = uuid.uuid4()
@@ -73,6 +75,7 @@ def queue_as_a_dead_appender_would(action: str) -> None:
     PendingEntry.objects.create(**columns, canonical_before_seq=before, canonical_after_seq=after)
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_an_entry_left_queued_is_moved_first_by_the_next_append() -> None:
     record_event(action="test.first", actor=ACTOR)
@@ -84,6 +87,7 @@ def test_an_entry_left_queued_is_moved_first_by_the_next_append() -> None:
     assert verify_leaf_hashes() is None
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_signed_head_covers_entries_left_queued() -> None:
     record_event(action="test.first", actor=ACTOR)
