@@ -45,8 +45,8 @@ REFUSAL_ACTIONS = {"access.denied", "recording.rejected", "session.rejected", "s
 STATS: Counter[str | tuple[str, str]] = Counter()
 LAST_SNAPSHOT: dict[str, dict[str, int]] = {}
 # Per operation and generation mode: about 310 cases, each sent as all seven callers, about 2,200
-# requests: 13 s on SQLite, 16-20 s on PostgreSQL (three callers took 10 s and 18 s before the
-# database connection was kept open across requests).
+# requests: 11-13 s on SQLite, 16-24 s on PostgreSQL (three callers took 10 s and 18-20 s, before
+# the database connection was kept open across requests).
 EXAMPLES = 6
 
 
