@@ -15,7 +15,10 @@ urlpatterns = [
         name="audit-export-manifest",
     ),
     re_path(
-        r"^audit/exports/(?P<export_id>[0-9a-f-]{36})/(?P<name>entries\.jsonl|entries\.csv)$",
+        # Django's own uuid converter pattern: 36 hex digits and dashes in any order would reach the
+        # database lookup as a non-UUID (a 500 the fuzzer found).
+        r"^audit/exports/(?P<export_id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/"
+        r"(?P<name>entries\.jsonl|entries\.csv)$",
         api.ExportFileView.as_view(),
         name="audit-export-file",
     ),

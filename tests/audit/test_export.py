@@ -257,6 +257,16 @@ def test_bad_filters_get_a_json_error_and_no_ledger_event(auditor, body) -> None
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("export_id", ["-" * 36, "0" * 36, str(uuid.uuid4())])
+def test_a_file_of_a_malformed_or_unknown_export_is_a_json_404(auditor, export_id: str) -> None:
+    """The fuzzer's find: 36 hex digits and dashes that are no UUID answered 500."""
+    response = auditor.get(f"/api/v1/audit/exports/{export_id}/entries.jsonl")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["error"] and response.json()["detail"]
+
+
+@pytest.mark.django_db
 def test_only_auditors_export(client, operator) -> None:
     assert operator.post("/api/v1/audit/exports", {}, format="json").status_code == 403
     assert client.post("/api/v1/audit/exports", {}, content_type="application/json").status_code in (401, 403)
