@@ -171,7 +171,7 @@ _SELECT_LEAVES = """
     ), E'\n' ORDER BY seq)
     FROM audit_ledgerentry WHERE seq > %s AND seq <= %s
 """
-READ_CHUNK = 50_000
+READ_CHUNK = 10_000
 PREFETCH = 2
 
 
