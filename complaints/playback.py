@@ -12,13 +12,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.models import PermissionsMixin
+from django.db.models import F
 from django.utils import timezone
 
 from audit.services import Actor, record_event
 from complaints.access import OFFICER, record_denial
 from complaints.models import AccessGrant, ComplaintCase
 from config.errors import DomainError, Forbidden, NotFound
-from config.roles import role_of
+from config.roles import users_with_role
 from recorder.models import Recording
 from recorder.playback import UnsealedRecording, unseal
 
@@ -30,8 +32,11 @@ class RecordingGone(DomainError):
 
 @dataclass(frozen=True)
 class Authorised:
+    """A grant that may play the recording now. The recording itself is loaded once, by unseal(),
+    which re-reads the grant in the same query."""
+
     grant: AccessGrant
-    recording: Recording
+    recording_id: uuid.UUID
 
 
 def _parse(value: uuid.UUID | str) -> uuid.UUID | None:
@@ -46,17 +51,26 @@ def authorise_playback(*, user: Any, case_id: uuid.UUID | str, recording_id: uui
 
     Anyone who holds no grant on this case naming this recording (a superuser, an operator, the
     approver, an officer of another case, a guesser) gets the same NotFound: ids reveal nothing.
+    One query: the role (as role_of() decides it), the grants, their case's status and the
+    recording's state.
     """
     case_uuid, recording_uuid = _parse(case_id), _parse(recording_id)
-    grants = (
-        AccessGrant.objects.filter(case_id=case_uuid, grantee=user, recordings=recording_uuid)
-        .select_related("case")
-        .order_by("-ends_at")
-        if case_uuid and recording_uuid and role_of(user) == OFFICER
-        else AccessGrant.objects.none()
+    grant_list = (
+        list(
+            AccessGrant.objects.filter(
+                case_id=case_uuid,
+                grantee_id=user.pk,
+                grantee__in=users_with_role(OFFICER).filter(pk=user.pk),
+                recordings=recording_uuid,
+            )
+            # F() over `recordings` reuses the join the filter made: the state of this recording.
+            .annotate(case_status=F("case__status"), recording_state=F("recordings__state"))
+            .order_by("-ends_at")
+        )
+        if case_uuid and recording_uuid and isinstance(user, PermissionsMixin)
+        else []
     )
-    grant_list = list(grants)
-    if not grant_list:
+    if not grant_list or recording_uuid is None:
         exists = ComplaintCase.objects.filter(id=case_uuid).exists() if case_uuid else False
         record_denial(
             user=user,
@@ -67,7 +81,7 @@ def authorise_playback(*, user: Any, case_id: uuid.UUID | str, recording_id: uui
         raise NotFound("No such recording in this case.", code="recording_not_found")
     now = timezone.now()
     grant = next((g for g in grant_list if g.is_active(now)), grant_list[0])
-    if not grant.is_active(now) or grant.case.status == ComplaintCase.Status.CLOSED:
+    if not grant.is_active(now) or grant.case_status == ComplaintCase.Status.CLOSED:
         record_denial(
             user=user,
             reason="grant_inactive",
@@ -78,11 +92,12 @@ def authorise_playback(*, user: Any, case_id: uuid.UUID | str, recording_id: uui
         raise Forbidden(
             "The access window for this recording has ended; request access again.", code="grant_inactive"
         )
-    recording = grant.recordings.get(id=str(recording_uuid))
-    if recording.state != Recording.State.LOCKED:
-        record_denial(user=user, reason="recording_purged", case_id=grant.case_id, recording_id=recording.id)
+    if grant.recording_state != Recording.State.LOCKED:
+        record_denial(
+            user=user, reason="recording_purged", case_id=grant.case_id, recording_id=recording_uuid
+        )
         raise RecordingGone("The recording has been purged; only its tombstone remains.")
-    return Authorised(grant=grant, recording=recording)
+    return Authorised(grant=grant, recording_id=recording_uuid)
 
 
 def refuse_without_step_up(*, user: Any, authorised: Authorised) -> None:
@@ -90,12 +105,12 @@ def refuse_without_step_up(*, user: Any, authorised: Authorised) -> None:
         user=user,
         reason="step_up_required",
         case_id=authorised.grant.case_id,
-        recording_id=authorised.recording.id,
+        recording_id=authorised.recording_id,
     )
 
 
 def open_recording(*, authorised: Authorised) -> UnsealedRecording:
-    return unseal(grant=authorised.grant, recording_id=str(authorised.recording.id))
+    return unseal(grant=authorised.grant, recording_id=str(authorised.recording_id))
 
 
 def record_played(
@@ -107,7 +122,7 @@ def record_played(
         action="recording.played",
         actor=Actor.for_user(user),
         case_id=authorised.grant.case_id,
-        recording_id=authorised.recording.id,
+        recording_id=authorised.recording_id,
         details={
             "grant": str(authorised.grant.id),
             "range": {"start": start, "end": end, "partial": partial},
@@ -125,6 +140,6 @@ def record_stream_failure(
         action="recording.tampered" if tampered else "recording.unreadable",
         actor=Actor.for_user(user),
         case_id=authorised.grant.case_id,
-        recording_id=authorised.recording.id,
+        recording_id=authorised.recording_id,
         details={"range": {"start": start, "end": end}, "reason": reason[:200]},
     )

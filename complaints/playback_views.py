@@ -124,7 +124,7 @@ class RecordingStreamView(APIView):
         response = StreamingHttpResponse(body, status=200 if whole else 206)
         if not whole:
             response["Content-Range"] = served.content_range(opened.size)
-        response["Content-Type"] = authorised.recording.media_type or "application/octet-stream"
+        response["Content-Type"] = opened.recording.media_type or "application/octet-stream"
         response["Content-Length"] = str(max(served.length, 0))
         response["Accept-Ranges"] = "bytes"
         response["Content-Disposition"] = "inline"
@@ -160,7 +160,7 @@ class RecordingStreamView(APIView):
     def _failed(
         self, user: Any, authorised: playback.Authorised, served: ByteRange, error: Exception
     ) -> None:
-        logger.error("playback of %s stopped: %s", authorised.recording.id, error)
+        logger.error("playback of %s stopped: %s", authorised.recording_id, error)
         playback.record_stream_failure(
             user=user,
             authorised=authorised,

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser, Group, Permission, PermissionsMixin
 from django.db import transaction
+from django.db.models import QuerySet
 
 # role -> permissions as "app_label.codename". Permissions not yet defined by a model (an app
 # added later) are skipped with no error, and picked up by the next sync after its migration.
@@ -70,6 +72,17 @@ def role_of(user: AbstractBaseUser | AnonymousUser) -> str | None:
         return None
     names = set(user.groups.values_list("name", flat=True))
     return next((role for role in ROLES if role in names), None)
+
+
+def users_with_role(role: str) -> QuerySet[AbstractBaseUser]:
+    """The users whose role_of() is `role`, as a query another can fold in as a subquery (no
+    round trip of its own): in the role's group and in none of the groups of the roles before it
+    in ROLES, since role_of() takes the first."""
+    if role not in ROLE_PERMISSIONS:
+        raise UnknownRole(f"unknown role {role!r}; one of: {', '.join(ROLES)}")
+    users = get_user_model().objects.filter(groups__name=role)
+    earlier = ROLES[: ROLES.index(role)]
+    return users.exclude(groups__name__in=earlier) if earlier else users
 
 
 def assign_role(*, user: PermissionsMixin, role: str) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 
 from complaints.models import AccessGrant
@@ -62,10 +63,25 @@ def unseal(*, grant: AccessGrant, recording_id: str) -> UnsealedRecording:
     """Open a recording for plaintext reads; refuses unless `grant` is active and names it."""
     if not isinstance(grant, AccessGrant) or grant.pk is None:
         raise AccessDenied("Decryption needs an access grant.")
-    grant.refresh_from_db()  # a revocation must take effect immediately, whatever the caller holds
+    # A revocation must take effect immediately, whatever the caller holds: the grant's window is
+    # re-read from the database in the same query that finds the recording through the grant.
+    recording = (
+        Recording.objects.filter(id=recording_id, access_grants=grant.pk)
+        .annotate(
+            grant_starts_at=F("access_grants__starts_at"),
+            grant_ends_at=F("access_grants__ends_at"),
+            grant_revoked_at=F("access_grants__revoked_at"),
+        )
+        .first()
+    )
+    if recording is None:
+        grant.refresh_from_db()  # which refusal: the grant's, or the recording's not being in it
+    else:
+        grant.starts_at = recording.grant_starts_at
+        grant.ends_at = recording.grant_ends_at
+        grant.revoked_at = recording.grant_revoked_at
     if not grant.is_active(timezone.now()):
         raise AccessDenied("The access grant is not active.", code="grant_inactive")
-    recording = grant.recordings.filter(id=recording_id).first()
     if recording is None:
         raise NotFound("The grant names no such recording.", code="recording_not_in_grant")
     if recording.state != Recording.State.LOCKED or recording.header is None:

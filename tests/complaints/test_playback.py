@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import LedgerEntry
-from complaints import services
+from complaints import playback, services
 from recorder.models import Recording
 from recorder.sealing import CHUNK_SIZE, TamperedError
 from retention.models import LegalHold
@@ -119,6 +119,19 @@ def test_the_ledger_entry_is_committed_before_the_first_byte(staff, granted) -> 
         "client_address": "192.0.2.7",
     }
     assert body_of(answer) == made.body[100:200]
+
+
+def test_the_checks_before_the_ledger_take_two_queries(staff, granted, django_assert_num_queries) -> None:
+    """One for the grant (role, grantee, window, case, recording state), one in unseal re-reading
+    the grant with the recording it names; the recording is loaded once."""
+    case, grant, made = granted
+    with django_assert_num_queries(2):
+        authorised = playback.authorise_playback(
+            user=staff.officer, case_id=str(case.id), recording_id=made.recording_id
+        )
+        opened = playback.open_recording(authorised=authorised)
+    assert authorised.grant.pk == grant.pk and str(opened.recording.id) == made.recording_id
+    assert b"".join(opened.iter_range(0, 100)) == made.body[:100]
 
 
 REFUSE_PLAYED = {

@@ -108,6 +108,38 @@ def test_a_revoked_grant_is_refused_even_if_the_caller_holds_a_stale_copy(record
         unseal(grant=grant, recording_id=str(rec.id))
 
 
+def test_a_revoked_grant_is_refused_as_such_for_a_recording_it_does_not_name(recording, api) -> None:
+    rec, _ = recording
+    other_session = api.post("/api/v1/sessions", SessionPayload(), format="json").json()["id"]
+    other = api.put(f"/api/v1/sessions/{other_session}/recording", b"x", content_type="video/webm").json()
+    grant = grant_for(rec)
+    AccessGrant.objects.filter(pk=grant.pk).update(revoked_at=timezone.now())
+    with pytest.raises(AccessDenied):
+        unseal(grant=grant, recording_id=other["id"])
+
+
+def test_unsealing_re_reads_the_grant_with_the_recording_in_one_query(
+    recording, django_assert_num_queries
+) -> None:
+    rec, body = recording
+    grant = grant_for(rec)
+    shortened = grant.ends_at - timedelta(hours=1)
+    AccessGrant.objects.filter(pk=grant.pk).update(ends_at=shortened)
+    with django_assert_num_queries(1):
+        opened = unseal(grant=grant, recording_id=str(rec.id))
+    assert grant.ends_at == shortened  # the caller's copy is the database's
+    assert b"".join(opened.iter_range(0, 10)) == body[:10]
+
+
+def test_a_revoked_grant_is_refused_while_another_grant_names_the_same_recording(recording) -> None:
+    rec, _ = recording
+    revoked, active = grant_for(rec), grant_for(rec)
+    AccessGrant.objects.filter(pk=revoked.pk).update(revoked_at=timezone.now())
+    with pytest.raises(AccessDenied):
+        unseal(grant=revoked, recording_id=str(rec.id))
+    assert unseal(grant=active, recording_id=str(rec.id)).size > 0
+
+
 def test_a_grant_does_not_open_other_recordings(recording, api, store) -> None:
     rec, _ = recording
     other_session = api.post("/api/v1/sessions", SessionPayload(), format="json").json()["id"]
