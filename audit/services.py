@@ -301,23 +301,12 @@ def _checked_all(events: Sequence[Event]) -> list[Event]:
 
 
 def _rows(events: Sequence[Event], *, last_seq: int) -> list[dict[str, Any]]:
-    """Column values of each (checked) entry, its leaf hash included. An entry without its own
-    time gets the time read under the lock."""
+    """Column values of each (checked) entry, its leaf hash included. The time is read under the
+    lock, so these entries' recorded_at follows seq as far as the clock does."""
     now = timezone.now()
     rows = []
     for seq, event in enumerate(events, start=last_seq + 1):
-        row: dict[str, Any] = {
-            "seq": seq,
-            "recorded_at": now,
-            "actor_kind": event.actor.kind,
-            "actor_id": event.actor.id,
-            "actor_label": event.actor.label,
-            "action": event.action,
-            "recording_id": event.recording_id,
-            "session_id": event.session_id,
-            "case_id": event.case_id,
-            "details": event.details,
-        }
+        row: dict[str, Any] = {"seq": seq, **_columns(event, now)}
         row["leaf_hash"] = leaf_hash(canonical_bytes(hashed_fields(**row)))
         rows.append(row)
     return rows
