@@ -34,7 +34,7 @@ from recorder.models import RecorderClient, Recording, Session
 from recorder.pseudonyms import content_fingerprint
 from recorder.sealing import Sealer
 from recorder.services import client_actor, session_for_client, timeline_state
-from recorder.stores import ObjectStore, StoreError, get_store
+from recorder.stores import ObjectStore, ObjectWriter, StoreError, get_store
 from retention.services import expiry_for
 
 if TYPE_CHECKING:
@@ -228,24 +228,26 @@ def _receive(
     sealer = Sealer(recipients, recording_id=str(recording.id))
     digests = _PlaintextDigests(expected)
     writer = store.open_writer(recording.object_key)
+    writes = _BackgroundWrites(writer)
     try:
         next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
         for piece in _read_body(body, length):
             digests.update(piece)
-            for sealed in sealer.update_chunks(piece):
-                writer.write(sealed)
+            writes.write(sealer.update_chunks(piece))
             if time.monotonic() >= next_heartbeat:
                 _heartbeat(recording)
                 next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
-        for sealed in sealer.finalize_chunks():
-            writer.write(sealed)
+        writes.write(sealer.finalize_chunks())
+        writes.finish()
         sha256, checker = digests.finish()
         _check_digest(expected, sha256, checker)
         writer.commit()
     except BaseException:
+        writes.close()  # no write may still be running when the writer is aborted
         writer.abort()
         raise
     finally:
+        writes.close()
         digests.close()
     _lock(recording, sealer, sha256.digest(), [recipient_config.describe(r) for r in recipients], actor)
 
@@ -278,6 +280,35 @@ class _PlaintextDigests:
             self._pending.result()
             self._pending = None
         return self.sha256, self.checker
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True, cancel_futures=True)
+
+
+class _BackgroundWrites:
+    """The sealed chunks of each piece written to the store on a third thread while this one
+    receives and seals the next piece: file and socket writes release the GIL, so writing
+    overlaps receiving instead of taking turns with it. One piece's chunks are written at a time,
+    in order; a write's error is raised here at the next write or at finish()."""
+
+    def __init__(self, writer: ObjectWriter) -> None:
+        self._writer = writer
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-write")
+        self._pending: Future[None] | None = None
+
+    def write(self, chunks: list[bytes]) -> None:
+        self.finish()
+        self._pending = self._thread.submit(self._write, chunks)
+
+    def _write(self, chunks: list[bytes]) -> None:
+        for chunk in chunks:
+            self._writer.write(chunk)
+
+    def finish(self) -> None:
+        """Wait for the write under way; raises its error, if any."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
 
     def close(self) -> None:
         self._thread.shutdown(wait=True, cancel_futures=True)
