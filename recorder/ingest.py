@@ -51,7 +51,7 @@ _DIGEST_ALGORITHMS = {"sha-256": "sha256", "sha-512": "sha512"}
 
 
 class RequestBody(Protocol):
-    def read(self, size: int = ..., /) -> bytes: ...
+    def read(self, size: int = ..., /) -> bytes: ...  # readinto(buffer) is used when it has one
 
 
 @dataclass(frozen=True)
@@ -265,12 +265,12 @@ class _PlaintextDigests:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-digest")
         self._pending: Future[None] | None = None
 
-    def update(self, piece: bytes) -> None:
+    def update(self, piece: bytes | memoryview) -> None:
         if self._pending is not None:
             self._pending.result()
         self._pending = self._thread.submit(self._hash, piece)
 
-    def _hash(self, piece: bytes) -> None:
+    def _hash(self, piece: bytes | memoryview) -> None:
         self.sha256.update(piece)
         if self.checker is not None:
             self.checker.update(piece)
@@ -314,12 +314,27 @@ class _BackgroundWrites:
         self._thread.shutdown(wait=True, cancel_futures=True)
 
 
-def _read_body(body: RequestBody, length: int) -> Iterator[bytes]:
-    """The announced bytes of the body, piece by piece; a short or broken body is an error."""
-    remaining = length
+def _read_body(body: RequestBody, length: int) -> Iterator[bytes | memoryview]:
+    """The announced bytes of the body, piece by piece; a short or broken body is an error.
+
+    A body with `readinto` is read into two buffers in turn, each piece a view of one of them:
+    while a piece is hashed on the digest thread the next is received into the other buffer,
+    and a piece's buffer is only reused once the piece after it has been handed over (the digest
+    thread has then finished with it, and sealing copies what it keeps)."""
+    readinto = getattr(body, "readinto", None)
+    buffers = [memoryview(bytearray(min(READ_SIZE, length))) for _ in range(2)] if readinto else []
+    remaining, turn = length, 0
     while remaining > 0:
+        wanted = min(READ_SIZE, remaining)
         try:
-            piece = body.read(min(READ_SIZE, remaining))
+            if readinto is None:
+                piece: bytes | memoryview = body.read(wanted)
+            else:
+                buffer, turn = buffers[turn], 1 - turn
+                filled = 0
+                while filled < wanted and (count := readinto(buffer[filled:wanted])):
+                    filled += count
+                piece = buffer[:filled]
         except OSError:
             piece = b""
         if not piece:

@@ -161,6 +161,41 @@ def test_a_body_longer_than_announced_is_stored_as_announced_and_the_rest_is_not
         assert_clean(server, store, data_dir, session_id, token)
 
 
+def test_a_body_in_odd_pieces_with_a_request_pipelined_behind_it_is_sealed_whole(
+    session_and_token, store, age_keys, data_dir
+) -> None:
+    """gunicorn reads some of the body with the headers; the vault takes those bytes, then reads
+    the socket itself (recorder/upload_deadline.py GunicornSocketBody). Sent in odd pieces, with
+    the next request on the connection right behind the body: every byte is sealed in order, and
+    the next request is answered (gunicorn still knows where it starts)."""
+    from recorder.playback import playback_identities
+    from recorder.sealing import PayloadReader, unwrap_file_key
+
+    session_id, token = session_and_token
+    body = MARKER + os.urandom(3 * 1024 * 1024 + 7)
+    follow = (
+        f"GET /api/v1/sessions/{session_id} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+    )
+    with LiveServer() as server:
+        sock = raw_request(server, put_head(session_id, token, f"Content-Length: {len(body)}"), body[:1000])
+        for start in range(1000, len(body), 777_777):
+            sock.sendall(body[start : start + 777_777])
+            time.sleep(0.01)
+        sock.sendall(follow.encode() + b"\r\n")
+        first, _, answer = read_answer(sock)
+        second, _, metadata = read_answer(sock)
+        sock.close()
+        assert first == 201, answer
+        assert second == 200 and json.loads(metadata)["id"] == session_id
+        recording = Recording.objects.get(session_id=session_id)
+        assert recording.size == len(body)
+        key = unwrap_file_key(bytes(recording.header), playback_identities(), recording_id=str(recording.id))
+        payload = store.read(recording.object_key, 0, int(recording.payload_size))
+        opened = PayloadReader(key, payload_size=len(payload), read_payload=lambda o, n: payload[o : o + n])
+        assert b"".join(opened.iter_all()) == body
+        assert_clean(server, store, data_dir, session_id, token)
+
+
 def test_a_body_shorter_than_announced_is_refused_and_leaves_nothing(
     session_and_token, store, age_keys, data_dir
 ) -> None:
