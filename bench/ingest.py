@@ -209,11 +209,16 @@ def throughput(args: argparse.Namespace, work: Path, age: str) -> None:
             make_input(source, size)
             vault_times, age_times, durable_times = [], [], []
             for run in range(args.runs):
+                # Each sample starts with nothing dirty in the page cache: none pays for the
+                # writeback of what the one before it left.
                 session_id = new_session(vault.port, token, run)
+                os.sync()
                 status, seconds = upload(vault.port, token, session_id, source)
                 assert status == 201, f"upload answered {status}"
                 vault_times.append(seconds)
+                os.sync()
                 age_times.append(age_encrypt(age, vault.recipient(), source, work / "age.age", durable=False))
+                os.sync()
                 durable_times.append(
                     age_encrypt(age, vault.recipient(), source, work / "age.age", durable=True)
                 )
