@@ -80,6 +80,8 @@ class DeadlineBody:
     def __exit__(self, *exc: object) -> None:
         if self.timer is not None:
             self.timer.cancel()
+        if isinstance(self._direct, GunicornSocketBody):
+            self._direct.give_back()
 
 
 class GunicornSocketBody:
@@ -117,6 +119,14 @@ class GunicornSocketBody:
             reader.unreader.unread(held[length:])
             held = held[:length]
         return cls(reader, held, sock)
+
+    def give_back(self) -> None:
+        """Return read-ahead bytes not consumed (an upload refused part-way) to gunicorn, whose
+        count of what is left of the body still includes them: it drains the body from its own
+        buffer, not from the socket, where the next request would be."""
+        if self.held:
+            self.reader.unreader.unread(self.held.tobytes())
+            self.held = memoryview(b"")
 
     def readinto(self, buffer: memoryview) -> int:
         wanted = min(len(buffer), self.reader.length)
