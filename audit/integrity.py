@@ -20,6 +20,7 @@ from audit.canonical import COLUMNS, canonical_bytes, entry_fields, hashed_field
 from audit.keys import public_key
 from audit.merkle import TreeHeadBuilder
 from audit.models import LedgerEntry, SignedTreeHead
+from audit.selectors import last_seq
 from audit.signing import key_id
 
 CHUNK = 5000
@@ -135,11 +136,6 @@ def _chunks() -> Iterator[list[tuple[int, bytes, bytes]]]:
         yield chunk
 
 
-def _leaves() -> Iterator[tuple[int, bytes, bytes]]:
-    for chunk in _chunks():
-        yield from chunk
-
-
 # Leaf hashes are recomputed with orjson's encoder first (twenty times the standard library's
 # speed), and by the book (canonical.py) only where that does not give the stored hash. Both are
 # JSON encoders, so bytes that hash to the stored leaf are the hashed entry whichever encoder
@@ -178,7 +174,7 @@ PREFETCH = 2
 def _chunks_read_ahead() -> Iterator[list[tuple[int, bytes, bytes]]]:
     """A chunk of seq at a time; entries whose fast bytes missed are looked up by the book
     before the chunk is yielded."""
-    upto = LedgerEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    upto = last_seq()
     # Inside a transaction other connections would not see its own entries: read on this one.
     texts = _texts_here(upto) if connection.in_atomic_block else _texts_read_ahead(upto)
     for text in texts:
@@ -191,9 +187,13 @@ def _chunks_read_ahead() -> Iterator[list[tuple[int, bytes, bytes]]]:
 
 def _texts_here(upto: int) -> Iterator[str | None]:
     for after in range(0, upto, READ_CHUNK):
-        with connection.cursor() as cursor:
-            cursor.execute(_SELECT_LEAVES, [after, after + READ_CHUNK])
-            yield cursor.fetchone()[0]
+        yield _chunk_text(after, after + READ_CHUNK)
+
+
+def _chunk_text(after: int, upto: int) -> str | None:
+    with connection.cursor() as cursor:
+        cursor.execute(_SELECT_LEAVES, [after, upto])
+        return cursor.fetchone()[0]
 
 
 def _texts_read_ahead(upto: int) -> Iterator[str | None]:
@@ -227,9 +227,7 @@ def _texts_read_ahead(upto: int) -> Iterator[str | None]:
 
 def copied_entries(after: int, upto: int) -> list[tuple[int, bytes, bytes]]:
     """The entries after..upto as the fast path reads them (see parse_entries)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_SELECT_LEAVES, [after, upto])
-        return parse_entries(cursor.fetchone()[0])
+    return parse_entries(_chunk_text(after, upto))
 
 
 def parse_entries(text: str | None) -> list[tuple[int, bytes, bytes]]:
