@@ -26,3 +26,17 @@ class SessionPayload(factory.DictFactory):
     initiated_by = "customer"
     started_at = factory.LazyFunction(lambda: iso(datetime.now(UTC) - timedelta(minutes=5)))
     consent = factory.SubFactory(ConsentPayload)
+
+
+def controlled_session(client: object, *, external_id: str, customer_ref: str) -> str:
+    """The id of a session registered for `client`, started 5 minutes ago with the customer's
+    consent to view and control: one that may have a recording."""
+    from recorder.services import register_session
+
+    now = datetime.now(UTC)
+    session = register_session(
+        client=client, external_id=external_id, customer_ref=customer_ref, agent_ref="agent-1",
+        initiated_by="customer", started_at=now - timedelta(minutes=5),
+        consent_granted_at=now - timedelta(minutes=6), consent_view=True, consent_control=True,
+    )  # fmt: skip
+    return str(session.id)

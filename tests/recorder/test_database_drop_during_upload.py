@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import socket
 import time
-from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -19,7 +18,8 @@ from django.db import connection
 
 from recorder.ingest import reconcile_abandoned_uploads
 from recorder.models import Recording
-from recorder.services import create_recorder_client, register_session
+from recorder.services import create_recorder_client
+from tests.factories import controlled_session
 from tests.liveserver import LiveServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.postgres]
@@ -38,18 +38,13 @@ def terminate_other_connections() -> int:
 
 def test_a_dropped_database_connection_mid_upload_loses_nothing_acknowledged(store, age_keys) -> None:
     client, token = create_recorder_client(name="db-drop")
-    now = datetime.now(UTC)
-    session = register_session(
-        client=client, external_id="db-1", customer_ref="C-DB", agent_ref="A-DB", initiated_by="customer",
-        started_at=now - timedelta(minutes=5), consent_granted_at=now - timedelta(minutes=6),
-        consent_view=True, consent_control=True,
-    )  # fmt: skip
+    session_id = controlled_session(client, external_id="db-1", customer_ref="C-DB")
     total = 24 * len(CHUNK)
     with LiveServer() as server:
         sock = socket.create_connection(("127.0.0.1", server.port), timeout=60)
         sock.sendall(
             (
-                f"PUT /api/v1/sessions/{session.id}/recording HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"PUT /api/v1/sessions/{session_id}/recording HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                 f"Authorization: Bearer {token}\r\nContent-Type: video/webm\r\n"
                 f"Content-Length: {total}\r\n\r\n"
             ).encode()
@@ -57,7 +52,7 @@ def test_a_dropped_database_connection_mid_upload_loses_nothing_acknowledged(sto
         for _ in range(12):
             sock.sendall(CHUNK)
         deadline = time.monotonic() + 30
-        while not Recording.objects.filter(session_id=session.id).exists():
+        while not Recording.objects.filter(session_id=session_id).exists():
             assert time.monotonic() < deadline, "the upload never started"
             time.sleep(0.1)
         assert terminate_other_connections() >= 1
@@ -76,7 +71,7 @@ def test_a_dropped_database_connection_mid_upload_loses_nothing_acknowledged(sto
         assert '"error":"database_unavailable"' in answer.replace(" ", "")
         # The next upload is served on a fresh connection and acknowledged.
         retried = requests.put(
-            f"{server.url}/api/v1/sessions/{session.id}/recording",
+            f"{server.url}/api/v1/sessions/{session_id}/recording",
             data=CHUNK,
             headers={"Authorization": f"Bearer {token}", "Content-Type": "video/webm"},
             timeout=60,
@@ -85,7 +80,7 @@ def test_a_dropped_database_connection_mid_upload_loses_nothing_acknowledged(sto
         assert retried.status_code == 201, retried.text
     print(f"\ndatabase connection dropped: first answer {status}; next upload answered {retried.status_code}")
     print(f"recovered {recovered:.2f} s after the drop")
-    locked = Recording.objects.filter(session_id=session.id, state=Recording.State.LOCKED)
+    locked = Recording.objects.filter(session_id=session_id, state=Recording.State.LOCKED)
     assert list(locked.values_list("size", flat=True)) == [len(CHUNK)]  # the acknowledged retry only
     reconcile_abandoned_uploads(stale_after_seconds=0)
     assert not Recording.objects.filter(state=Recording.State.RECEIVING).exists()

@@ -8,14 +8,15 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
 
 from recorder.models import Recording
-from recorder.services import create_recorder_client, register_session
+from recorder.services import create_recorder_client
+from tests.conftest import require
+from tests.factories import controlled_session
 from tests.liveserver import LiveServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -25,8 +26,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     mount = tmp_path / "small-disk"
     mount.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a 1 MiB tmpfs needs root (CI runs as root)")
+    require(os.geteuid() == 0, "root, to mount a 1 MiB tmpfs,", "run the tests as root, as CI does")
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
     try:
         yield mount
@@ -35,13 +35,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def new_session(client, n: int) -> str:
-    now = datetime.now(UTC)
-    session = register_session(
-        client=client, external_id=f"disk-{n}", customer_ref="C-D", agent_ref="A-D", initiated_by="customer",
-        started_at=now - timedelta(minutes=5), consent_granted_at=now - timedelta(minutes=6),
-        consent_view=True, consent_control=True,
-    )  # fmt: skip
-    return str(session.id)
+    return controlled_session(client, external_id=f"disk-{n}", customer_ref="C-D")
 
 
 def test_a_full_disk_refuses_the_upload_keeps_nothing_and_the_next_one_fits(

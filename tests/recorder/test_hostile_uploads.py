@@ -14,14 +14,14 @@ import os
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
 
 from recorder.models import Recording
-from recorder.services import create_recorder_client, register_session
+from recorder.services import create_recorder_client
+from tests.factories import controlled_session
 from tests.liveserver import LiveServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -36,13 +36,7 @@ def store_kind() -> str:
 
 
 def new_session(client, n: int) -> str:
-    now = datetime.now(UTC)
-    session = register_session(
-        client=client, external_id=f"h-{n}", customer_ref=f"C-H{n}", agent_ref="A-H", initiated_by="customer",
-        started_at=now - timedelta(minutes=5), consent_granted_at=now - timedelta(minutes=6),
-        consent_view=True, consent_control=True,
-    )  # fmt: skip
-    return str(session.id)
+    return controlled_session(client, external_id=f"h-{n}", customer_ref=f"C-H{n}")
 
 
 @pytest.fixture

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import socket
 import time
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from audit.models import LedgerEntry
 from recorder.ingest import reconcile_abandoned_uploads
 from recorder.models import Recording
-from recorder.services import create_recorder_client, register_session
+from recorder.services import create_recorder_client
+from tests.factories import controlled_session
 from tests.liveserver import LiveServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -23,13 +23,7 @@ SENT = 12 * 1024 * 1024
 @pytest.fixture
 def session_and_token() -> tuple[str, str]:
     client, token = create_recorder_client(name="tool")
-    now = datetime.now(UTC)
-    session = register_session(
-        client=client, external_id="t-1", customer_ref="C-1", agent_ref="A-1", initiated_by="customer",
-        started_at=now - timedelta(minutes=5), consent_granted_at=now - timedelta(minutes=6),
-        consent_view=True, consent_control=True,
-    )  # fmt: skip
-    return str(session.id), token
+    return controlled_session(client, external_id="t-1", customer_ref="C-1"), token
 
 
 def start_upload(server: LiveServer, session_id: str, token: str) -> socket.socket:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 
 from recorder.ingest import reconcile_abandoned_uploads
 from recorder.models import Recording
-from recorder.services import create_recorder_client, register_session
+from recorder.services import create_recorder_client
 from tests.conftest import MotoServer, free_port
+from tests.factories import controlled_session
 from tests.faultproxy import FaultProxy
 from tests.liveserver import LiveServer
 
@@ -27,13 +27,7 @@ BUCKET = "vault-outage"
 
 
 def new_session(client, n: int) -> str:
-    now = datetime.now(UTC)
-    session = register_session(
-        client=client, external_id=f"s3-{n}", customer_ref="C-S3", agent_ref="A-S3", initiated_by="customer",
-        started_at=now - timedelta(minutes=5), consent_granted_at=now - timedelta(minutes=6),
-        consent_view=True, consent_control=True,
-    )  # fmt: skip
-    return str(session.id)
+    return controlled_session(client, external_id=f"s3-{n}", customer_ref="C-S3")
 
 
 def bucket_is_empty(moto: MotoServer) -> bool:
