@@ -16,7 +16,8 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 READ_SIZE = 1024 * 1024
+# Pieces the digest and write threads may each be behind the receiving thread.
+PIPELINE_DEPTH = 3
 HEARTBEAT_SECONDS = 10.0
 _MEDIA_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+(\s*;.*)?$")
 # RFC 9530 Content-Digest is a Structured Fields dictionary: `sha-256=:<base64>:, sha-512=:...:`.
@@ -239,7 +242,7 @@ def _receive(
                 next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
         writes.write(sealer.finalize_chunks())
         writes.finish()
-        sha256, checker = digests.finish()
+        sha256, checker = digests.digests()
         _check_digest(expected, sha256, checker)
         writer.commit()
     except BaseException:
@@ -252,77 +255,86 @@ def _receive(
     _lock(recording, sealer, sha256.digest(), [recipient_config.describe(r) for r in recipients], actor)
 
 
-class _PlaintextDigests:
+class _InOrder:
+    """Work done on one extra thread, in the order it was submitted, at most `depth` pieces
+    behind the caller: the caller only waits when that many are still pending, so a moment's
+    delay on either side (two cores shared by four threads and the client) is absorbed instead of
+    stalling the other. An error is raised to the caller at its next submit or at finish()."""
+
+    def __init__(self, name: str, depth: int = PIPELINE_DEPTH) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._pending: deque[Future[None]] = deque()
+        self._depth = depth
+
+    def submit(self, work: Callable[[], None]) -> None:
+        while len(self._pending) >= self._depth:
+            self._pending.popleft().result()
+        self._pending.append(self._thread.submit(work))
+
+    def finish(self) -> None:
+        """Wait for every pending piece; raises the first error, if any."""
+        while self._pending:
+            self._pending.popleft().result()
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True, cancel_futures=True)
+
+
+class _PlaintextDigests(_InOrder):
     """SHA-256 of the plaintext (and the client's Content-Digest algorithm, if another), hashed
     on a second thread while this one seals the same piece: hashlib releases the GIL for large
     updates, so on a machine with two cores hashing and sealing overlap instead of taking turns.
-    One piece is hashed at a time, in order; memory stays at two pieces."""
+    Pieces are hashed in order; a piece's buffer is not reused before its hash is done (see
+    _read_body, which keeps one buffer more than the depth)."""
 
     def __init__(self, expected: ExpectedDigest | None) -> None:
+        super().__init__("ingest-digest")
         self.sha256 = hashlib.sha256()
         other = expected.algorithm if expected and expected.algorithm != "sha256" else None
         self.checker = hashlib.new(other) if other else None
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-digest")
-        self._pending: Future[None] | None = None
 
     def update(self, piece: bytes | memoryview) -> None:
-        if self._pending is not None:
-            self._pending.result()
-        self._pending = self._thread.submit(self._hash, piece)
+        self.submit(lambda: self._hash(piece))
 
     def _hash(self, piece: bytes | memoryview) -> None:
         self.sha256.update(piece)
         if self.checker is not None:
             self.checker.update(piece)
 
-    def finish(self) -> tuple[Hash, Hash | None]:
-        if self._pending is not None:
-            self._pending.result()
-            self._pending = None
+    def digests(self) -> tuple[Hash, Hash | None]:
+        self.finish()
         return self.sha256, self.checker
 
-    def close(self) -> None:
-        self._thread.shutdown(wait=True, cancel_futures=True)
 
-
-class _BackgroundWrites:
+class _BackgroundWrites(_InOrder):
     """The sealed chunks of each piece written to the store on a third thread while this one
-    receives and seals the next piece: file and socket writes release the GIL, so writing
-    overlaps receiving instead of taking turns with it. One piece's chunks are written at a time,
-    in order; a write's error is raised here at the next write or at finish()."""
+    receives and seals the next pieces: file and socket writes release the GIL, so writing
+    overlaps receiving instead of taking turns with it. Pieces are written in order; memory
+    holds at most `depth` pieces of ciphertext."""
 
     def __init__(self, writer: ObjectWriter) -> None:
+        super().__init__("ingest-write")
         self._writer = writer
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-write")
-        self._pending: Future[None] | None = None
 
     def write(self, chunks: list[bytes]) -> None:
-        self.finish()
-        self._pending = self._thread.submit(self._write, chunks)
+        self.submit(lambda: self._write(chunks))
 
     def _write(self, chunks: list[bytes]) -> None:
         for chunk in chunks:
             self._writer.write(chunk)
 
-    def finish(self) -> None:
-        """Wait for the write under way; raises its error, if any."""
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.result()
-
-    def close(self) -> None:
-        self._thread.shutdown(wait=True, cancel_futures=True)
-
 
 def _read_body(body: RequestBody, length: int) -> Iterator[bytes | memoryview]:
     """The announced bytes of the body, piece by piece; a short or broken body is an error.
 
-    A body with `readinto` is read into two buffers in turn, each piece a view of one of them:
-    while a piece is hashed on the digest thread the next is received into the other buffer,
-    and a piece's buffer is only reused once the piece after it has been handed over (the digest
-    thread has then finished with it, and sealing copies what it keeps)."""
+    A body with `readinto` is read into PIPELINE_DEPTH + 1 buffers in turn, each piece a view of
+    one of them, so the next pieces are received while earlier ones are hashed on the digest
+    thread. A buffer is reused only after PIPELINE_DEPTH more pieces have been handed over: the
+    digest thread, never more than that many behind, has then finished with it, and sealing
+    copies what it keeps."""
     readinto = getattr(body, "readinto", None)
-    buffers = [memoryview(bytearray(min(READ_SIZE, length))) for _ in range(2)] if readinto else []
+    ring = PIPELINE_DEPTH + 1
+    buffers = [memoryview(bytearray(min(READ_SIZE, length))) for _ in range(ring)] if readinto else []
     remaining, turn = length, 0
     while remaining > 0:
         wanted = min(READ_SIZE, remaining)
@@ -330,7 +342,7 @@ def _read_body(body: RequestBody, length: int) -> Iterator[bytes | memoryview]:
             if readinto is None:
                 piece: bytes | memoryview = body.read(wanted)
             else:
-                buffer, turn = buffers[turn], 1 - turn
+                buffer, turn = buffers[turn], (turn + 1) % ring
                 filled = 0
                 while filled < wanted and (count := readinto(buffer[filled:wanted])):
                     filled += count
