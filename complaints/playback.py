@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from django.contrib.auth.models import PermissionsMixin
-from django.db.models import F
+from django.db import connection
 from django.utils import timezone
 
 from audit.services import Actor, record_event
@@ -23,6 +24,15 @@ from config.errors import DomainError, Forbidden, NotFound
 from config.roles import users_with_role
 from recorder.models import Recording
 from recorder.playback import UnsealedRecording, unseal
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    class _GrantState(TypedDict):
+        case_status: str
+        recording_state: str
+
+    CheckedGrant = WithAnnotations[AccessGrant, _GrantState]
 
 
 class RecordingGone(DomainError):
@@ -51,22 +61,12 @@ def authorise_playback(*, user: Any, case_id: uuid.UUID | str, recording_id: uui
 
     Anyone who holds no grant on this case naming this recording (a superuser, an operator, the
     approver, an officer of another case, a guesser) gets the same NotFound: ids reveal nothing.
-    One query: the role (as role_of() decides it), the grants, their case's status and the
-    recording's state.
+    One query (`_grants`): the role (as role_of() decides it), the grants, their case's status
+    and the recording's state.
     """
     case_uuid, recording_uuid = _parse(case_id), _parse(recording_id)
     grant_list = (
-        list(
-            AccessGrant.objects.filter(
-                case_id=case_uuid,
-                grantee_id=user.pk,
-                grantee__in=users_with_role(OFFICER).filter(pk=user.pk),
-                recordings=recording_uuid,
-            )
-            # F() over `recordings` reuses the join the filter made: the state of this recording.
-            .annotate(case_status=F("case__status"), recording_state=F("recordings__state"))
-            .order_by("-ends_at")
-        )
+        _grants(case_id=case_uuid, recording_id=recording_uuid, user_id=user.pk)
         if case_uuid and recording_uuid and isinstance(user, PermissionsMixin)
         else []
     )
@@ -98,6 +98,44 @@ def authorise_playback(*, user: Any, case_id: uuid.UUID | str, recording_id: uui
         )
         raise RecordingGone("The recording has been purged; only its tombstone remains.")
     return Authorised(grant=grant, recording_id=recording_uuid)
+
+
+@cache
+def _grants_sql(vendor: str) -> tuple[str, tuple[Any, ...]]:
+    """The SQL of `_grants`, built once per database vendor. It runs on every Range request of
+    every player, and building the same query through the ORM each time took longer (0.3 ms)
+    than the database took to answer it. The role check is the ORM's own users_with_role(),
+    compiled here once, so role_of() stays the one definition of who is an officer."""
+    role_sql, role_params = users_with_role(OFFICER).values("pk").query.sql_with_params()
+    grants, cases = AccessGrant._meta.db_table, ComplaintCase._meta.db_table
+    links, recordings = AccessGrant.recordings.through._meta.db_table, Recording._meta.db_table
+    # Only table names from the models' metadata and the ORM's own SQL are interpolated.
+    sql = f"""
+        SELECT g.id, g.case_id, g.request_id, g.grantee_id, g.starts_at, g.ends_at, g.revoked_at,
+               g.created_at, c.status AS case_status, r.state AS recording_state
+        FROM {grants} g
+        JOIN {cases} c ON c.id = g.case_id
+        JOIN {links} l ON l.accessgrant_id = g.id
+        JOIN {recordings} r ON r.id = l.recording_id
+        WHERE g.case_id = %s AND l.recording_id = %s AND g.grantee_id = %s
+          AND g.grantee_id IN ({role_sql})
+        ORDER BY g.ends_at DESC
+    """  # noqa: S608
+    return sql, role_params
+
+
+def _grants(*, case_id: uuid.UUID, recording_id: uuid.UUID, user_id: Any) -> list[CheckedGrant]:
+    """The user's grants on this case naming this recording, latest end first, each with its
+    case's status and the recording's state; none unless the user is an officer (role_of)."""
+    sql, role_params = _grants_sql(connection.vendor)
+    uuid_field = AccessGrant._meta.pk
+    params = [
+        uuid_field.get_db_prep_value(case_id, connection),
+        uuid_field.get_db_prep_value(recording_id, connection),
+        user_id,
+        *role_params,
+    ]
+    return cast("list[CheckedGrant]", list(AccessGrant.objects.raw(sql, params)))
 
 
 def refuse_without_step_up(*, user: Any, authorised: Authorised) -> None:
