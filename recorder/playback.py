@@ -6,21 +6,34 @@ nodes are deployed without the identity; nothing here is reachable without an Ac
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from django.conf import settings
-from django.db.models import F
+from django.db import connection
 from django.utils import timezone
 
 from complaints.models import AccessGrant
 from config.errors import DomainError, NotFound
-from recorder.keys import KeyFileError, KmsIdentity, read_identity_file
+from recorder.keys import KeyFileError, KmsIdentity, X25519Identity, read_identity_file
 from recorder.models import Recording
 from recorder.recipients import kms_client
 from recorder.sealing import Identity, PayloadReader, SealingError, unwrap_file_key
 from recorder.stores import get_store
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    class _GrantActive(TypedDict):
+        grant_active: int
 
 
 class AccessDenied(DomainError):
@@ -32,9 +45,9 @@ def playback_identities() -> list[Identity]:
     """Identities configured for playback: the X25519 identity file and, if set, KMS."""
     identities: list[Identity] = []
     path = Path(settings.AGE_IDENTITY_FILE) if settings.AGE_IDENTITY_FILE else None
-    if path is not None and path.exists():
+    if path is not None:
         try:
-            identities.extend(read_identity_file(path))
+            identities.extend(_file_identities(path))
         except KeyFileError as error:
             raise DomainError(str(error), code="identity_unusable", status_code=503) from error
     if settings.KMS_KEY_ID:
@@ -42,6 +55,38 @@ def playback_identities() -> list[Identity]:
     if not identities:
         raise DomainError("This node holds no identity for playback.", code="no_identity", status_code=503)
     return identities
+
+
+_parsed_identities: dict[str, tuple[tuple[int, ...], list[X25519Identity]]] = {}
+_parsed_identities_lock = threading.Lock()
+
+
+def _file_identities(path: Path) -> list[X25519Identity]:
+    """The identities in the file as it is now ([] if there is none). Parsing one costs more
+    than the rest of a Range request's cryptography (bech32, a scalar multiplication), so the
+    parsed identities are kept while the file is the same: same inode, size, mode, mtime and
+    ctime. Replacing, editing, chmod-ing or removing the file takes effect at the next request,
+    as when it was read every time; a refused file is never kept."""
+    try:
+        before = _file_state(path)
+    except FileNotFoundError:
+        return []
+    except OSError as error:
+        raise KeyFileError(f"cannot read identity file {path}: {error.strerror}") from error
+    with _parsed_identities_lock:
+        kept = _parsed_identities.get(str(path))
+    if kept is not None and kept[0] == before:
+        return kept[1]
+    identities = read_identity_file(path)
+    with contextlib.suppress(OSError), _parsed_identities_lock:
+        if _file_state(path) == before:  # what was read is the file that was looked at
+            _parsed_identities[str(path)] = (before, identities)
+    return identities
+
+
+def _file_state(path: Path) -> tuple[int, ...]:
+    state = os.stat(path)
+    return (state.st_dev, state.st_ino, state.st_size, state.st_mode, state.st_mtime_ns, state.st_ctime_ns)
 
 
 @dataclass
@@ -59,28 +104,59 @@ class UnsealedRecording:
         return self.reader.iter_range(start, end)
 
 
+@cache
+def _recording_sql(vendor: str) -> str:
+    """Built once per database vendor: this runs on every Range request, and building it through
+    the ORM each time took longer than the database took to answer."""
+    recordings, links = Recording._meta.db_table, AccessGrant.recordings.through._meta.db_table
+    grants = AccessGrant._meta.db_table
+    columns = ", ".join(f"r.{field.column}" for field in Recording._meta.concrete_fields)
+    # grant_active is AccessGrant.is_active(now), evaluated on the row as it is now.
+    return f"""
+        SELECT {columns},
+               CASE WHEN g.revoked_at IS NULL AND g.starts_at <= %s AND %s < g.ends_at
+                    THEN 1 ELSE 0 END AS grant_active
+        FROM {recordings} r
+        JOIN {links} l ON l.recording_id = r.id
+        JOIN {grants} g ON g.id = l.accessgrant_id
+        WHERE r.id = %s AND g.id = %s
+    """  # noqa: S608 - only table and column names from the models' metadata
+
+
+def _recording_through_grant(
+    *, recording_id: str, grant_id: Any, now: datetime
+) -> WithAnnotations[Recording, _GrantActive] | None:
+    """The recording if the grant names it, with `grant_active`: whether the grant, as the
+    database holds it now, is active at `now`."""
+    try:
+        recording_uuid = uuid.UUID(str(recording_id))
+    except ValueError:
+        return None
+    at = connection.ops.adapt_datetimefield_value(now)
+    params = [
+        at,
+        at,
+        Recording._meta.pk.get_db_prep_value(recording_uuid, connection),
+        AccessGrant._meta.pk.get_db_prep_value(grant_id, connection),
+    ]
+    found = next(iter(Recording.objects.raw(_recording_sql(connection.vendor), params)), None)
+    return cast("WithAnnotations[Recording, _GrantActive] | None", found)
+
+
 def unseal(*, grant: AccessGrant, recording_id: str) -> UnsealedRecording:
     """Open a recording for plaintext reads; refuses unless `grant` is active and names it."""
     if not isinstance(grant, AccessGrant) or grant.pk is None:
         raise AccessDenied("Decryption needs an access grant.")
     # A revocation must take effect immediately, whatever the caller holds: the grant's window is
     # re-read from the database in the same query that finds the recording through the grant.
-    recording = (
-        Recording.objects.filter(id=recording_id, access_grants=grant.pk)
-        .annotate(
-            grant_starts_at=F("access_grants__starts_at"),
-            grant_ends_at=F("access_grants__ends_at"),
-            grant_revoked_at=F("access_grants__revoked_at"),
-        )
-        .first()
-    )
+    now = timezone.now()
+    recording = _recording_through_grant(recording_id=recording_id, grant_id=grant.pk, now=now)
     if recording is None:
         grant.refresh_from_db()  # which refusal: the grant's, or the recording's not being in it
+        active = grant.is_active(now)
     else:
-        grant.starts_at = recording.grant_starts_at
-        grant.ends_at = recording.grant_ends_at
-        grant.revoked_at = recording.grant_revoked_at
-    if not grant.is_active(timezone.now()):
+        active = bool(recording.grant_active)
+    if not active:
         raise AccessDenied("The access grant is not active.", code="grant_inactive")
     if recording is None:
         raise NotFound("The grant names no such recording.", code="recording_not_in_grant")

@@ -122,13 +122,16 @@ def test_unsealing_re_reads_the_grant_with_the_recording_in_one_query(
     recording, django_assert_num_queries
 ) -> None:
     rec, body = recording
-    grant = grant_for(rec)
-    shortened = grant.ends_at - timedelta(hours=1)
-    AccessGrant.objects.filter(pk=grant.pk).update(ends_at=shortened)
+    grant = grant_for(rec, starts=-timedelta(hours=2))
+    AccessGrant.objects.filter(pk=grant.pk).update(ends_at=grant.ends_at - timedelta(hours=1))
     with django_assert_num_queries(1):
         opened = unseal(grant=grant, recording_id=str(rec.id))
-    assert grant.ends_at == shortened  # the caller's copy is the database's
     assert b"".join(opened.iter_range(0, 10)) == body[:10]
+    # The window ended in the database; the caller's copy still says it is open.
+    AccessGrant.objects.filter(pk=grant.pk).update(ends_at=timezone.now() - timedelta(seconds=1))
+    assert grant.is_active(timezone.now())
+    with django_assert_num_queries(1), pytest.raises(AccessDenied):
+        unseal(grant=grant, recording_id=str(rec.id))
 
 
 def test_a_revoked_grant_is_refused_while_another_grant_names_the_same_recording(recording) -> None:
@@ -175,3 +178,39 @@ def test_a_header_from_another_recording_does_not_open_this_payload(recording, a
     opened = unseal(grant=grant_for(rec), recording_id=str(rec.id))
     with pytest.raises(TamperedError):
         b"".join(opened.iter_range(0, 10))
+
+
+def test_a_change_to_the_identity_file_takes_effect_at_the_next_unseal(recording, age_keys) -> None:
+    """The parsed identity is kept between requests only while the file is the same one."""
+    from config.errors import DomainError
+    from recorder.keys import X25519Identity
+
+    rec, body = recording
+    identity_file, _ = age_keys
+    grant = grant_for(rec)
+    assert b"".join(unseal(grant=grant, recording_id=str(rec.id)).iter_range(0, 5)) == body[:5]
+    original = identity_file.read_bytes()
+
+    identity_file.chmod(0o644)  # readable by others: refused, as on the first read
+    with pytest.raises(DomainError) as refused:
+        unseal(grant=grant, recording_id=str(rec.id))
+    assert refused.value.code == "identity_unusable"
+    identity_file.chmod(0o600)
+    assert unseal(grant=grant, recording_id=str(rec.id)).size == len(body)
+
+    # Another identity, same size and mode, written in place: this recording is not sealed to it.
+    lines = original.decode().splitlines(keepends=True)
+    identity_file.write_text("".join(lines[:-1]) + str(X25519Identity.generate()) + "\n")
+    assert len(identity_file.read_bytes()) == len(original)
+    with pytest.raises(DomainError) as refused:
+        unseal(grant=grant, recording_id=str(rec.id))
+    assert refused.value.detail == "The recording cannot be unsealed."
+
+    identity_file.unlink()
+    with pytest.raises(DomainError) as refused:
+        unseal(grant=grant, recording_id=str(rec.id))
+    assert refused.value.detail == "This node holds no identity for playback."
+
+    identity_file.write_bytes(original)
+    identity_file.chmod(0o600)
+    assert b"".join(unseal(grant=grant, recording_id=str(rec.id)).iter_range(0, 5)) == body[:5]
