@@ -33,7 +33,7 @@ PASSWORD = "bench password that is long enough"
 SETUP = """
 import io, json, sys, time
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
+from config.sessions import SessionStore
 from django.core.management import call_command
 from django.contrib.auth import get_user_model
 from complaints import services

@@ -149,8 +149,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-# Staff sessions end with the browser and after SESSION_COOKIE_AGE at the latest.
+# Staff sessions end with the browser and after SESSION_COOKIE_AGE at the latest. They are kept
+# in the database by Django's own store, with its per-request lookup prebuilt (config/sessions.py).
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_ENGINE = "config.sessions"
 
 # Recording bodies are read straight from the request stream by the ingest service. Should any
 # form ever carry a file, it stays in memory: no upload handler may spool plaintext to disk.

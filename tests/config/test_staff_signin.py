@@ -118,3 +118,31 @@ def test_the_session_is_renewed_at_sign_in_so_a_planted_session_id_is_useless() 
     planted = client.cookies["sessionid"].value if "sessionid" in client.cookies else None
     sign_in(client, "ada")
     assert client.cookies["sessionid"].value != planted
+
+
+def test_a_session_past_its_expiry_is_not_loaded_and_its_key_is_not_reused() -> None:
+    """The session store's own lookup (config/sessions.py) decides as Django's does."""
+    from datetime import timedelta
+
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    add_staff("ada", "auditor")
+    client = Client()
+    sign_in(client, "ada")
+    assert client.get("/").status_code == 200
+    key = client.cookies["sessionid"].value
+    Session.objects.filter(session_key=key).update(expire_date=timezone.now() - timedelta(seconds=1))
+    assert client.get("/").status_code == 302  # to sign in: the session is gone
+    client.get("/accounts/login/")
+    assert client.cookies["sessionid"].value != key
+
+
+def test_an_unknown_session_key_loads_nothing() -> None:
+    from importlib import import_module
+
+    from django.conf import settings
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key="x" * 32)
+    assert store.load() == {}
+    assert store.session_key is None
