@@ -116,6 +116,8 @@ class LocalWriter:
                         raise
                     self._buffered()  # the filesystem took O_DIRECT at open but refuses this write
                     continue
+            if count == 0:  # a regular file never takes nothing; do not spin if one does
+                raise OSError(errno.EIO, "the file took no bytes")
             # After a short write the rest is unaligned: the next write's EINVAL turns direct off.
             done += count
             self._written += count
