@@ -208,25 +208,23 @@ def throughput(args: argparse.Namespace, work: Path, age: str) -> None:
             source = work / f"input-{size}.bin"
             make_input(source, size)
             times: dict[str, list[float]] = {"vault": [], "age": [], "age+fsync": []}
-
-            def vault_sample(run: int) -> float:
-                session_id = new_session(vault.port, token, run)
-                status, seconds = upload(vault.port, token, session_id, source)
-                assert status == 201, f"upload answered {status}"
-                return seconds
-
-            samplers = {
-                "vault": vault_sample,
-                "age": lambda run: age_encrypt(age, vault.recipient(), source, work / "age.age", durable=False),
-                "age+fsync": lambda run: age_encrypt(age, vault.recipient(), source, work / "age.age", durable=True),
-            }
-            order = list(samplers)
+            order = list(times)
             for run in range(args.runs):
                 # The order turns each run: on a virtual disk, whatever follows a large fsync or
                 # unlink pays for the host's writeback, and no contender should always be that one.
                 for name in order[run % 3 :] + order[: run % 3]:
                     os.sync()  # nothing dirty in the page cache: none pays for another's writeback
-                    times[name].append(samplers[name](run))
+                    if name == "vault":
+                        status, seconds = upload(
+                            vault.port, token, new_session(vault.port, token, run), source
+                        )
+                        assert status == 201, f"upload answered {status}"
+                    else:
+                        durable = name == "age+fsync"
+                        seconds = age_encrypt(
+                            age, vault.recipient(), source, work / "age.age", durable=durable
+                        )
+                    times[name].append(seconds)
             vault_times, age_times, durable_times = times["vault"], times["age"], times["age+fsync"]
             shutil.rmtree(vault.data_dir / "objects", ignore_errors=True)
             source.unlink()
@@ -297,7 +295,12 @@ def concurrent(args: argparse.Namespace, work: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="100M,1G", help="throughput sizes, e.g. 100M,1G")
-    parser.add_argument("--runs", type=int, default=6, help="samples of each contender; a multiple of 3 gives each order alike")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=6,
+        help="samples of each contender; a multiple of 3 gives each order alike",
+    )
     parser.add_argument("--memory-sizes", default="1G,4G")
     parser.add_argument("--concurrent", type=int, default=20)
     parser.add_argument("--concurrent-size", default="50M")
