@@ -128,10 +128,9 @@ def _grants(*, case_id: uuid.UUID, recording_id: uuid.UUID, user_id: Any) -> lis
     """The user's grants on this case naming this recording, latest end first, each with its
     case's status and the recording's state; none unless the user is an officer (role_of)."""
     sql, role_params = _grants_sql(connection.vendor)
-    uuid_field = AccessGrant._meta.pk
     params = [
-        uuid_field.get_db_prep_value(case_id, connection),
-        uuid_field.get_db_prep_value(recording_id, connection),
+        ComplaintCase._meta.pk.get_db_prep_value(case_id, connection),
+        Recording._meta.pk.get_db_prep_value(recording_id, connection),
         user_id,
         *role_params,
     ]
