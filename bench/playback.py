@@ -36,6 +36,7 @@ SETUP = """
 import io, json, sys, time
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from config.sessions import SessionStore
+from django.conf import settings
 from django.core.management import call_command
 from django.contrib.auth import get_user_model
 from complaints import services
@@ -59,7 +60,7 @@ for session_id in sessions:
     out[session_id] = {"case": str(case.id), "recording": str(grant.recordings.get().id)}
 store = SessionStore()
 store[SESSION_KEY] = str(officer.pk)
-store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]  # the one that checks passwords
 store[HASH_SESSION_KEY] = officer.get_session_auth_hash()
 store[AUTHENTICATED_AT] = int(time.time())  # fresh step-up: the samples take well under 15 minutes
 store.create()

@@ -141,7 +141,8 @@ AUTHENTICATION_BACKENDS = [
     # django-axes first: it counts failed sign-ins per user name and address and refuses more
     # than AXES_FAILURE_LIMIT of them within AXES_COOLOFF_TIME.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend with the per-request user lookup prebuilt (config/staff_backend.py).
+    "config.staff_backend.StaffModelBackend",
 ]
 AXES_FAILURE_LIMIT = env.int("SIGNIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("SIGNIN_LOCKOUT_MINUTES", default=15))

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from django.conf import settings
-from django.db import connection
+from django.db import connections, router
 from django.utils import timezone
 
 from complaints.models import AccessGrant
 from config.errors import DomainError, NotFound
+from config.rows import row_reader
 from recorder.keys import KeyFileError, KmsIdentity, X25519Identity, read_identity_file
 from recorder.models import Recording
 from recorder.recipients import kms_client
@@ -104,13 +105,16 @@ class UnsealedRecording:
         return self.reader.iter_range(start, end)
 
 
+_RECORDING_EXTRAS = ("grant_active",)
+
+
 @cache
-def _recording_sql(vendor: str) -> str:
-    """Built once per database vendor: this runs on every Range request, and building it through
-    the ORM each time took longer than the database took to answer."""
+def _recording_sql(alias: str) -> str:
+    """Built once per database: this runs on every Range request, and building it through the
+    ORM each time took longer than the database took to answer."""
     recordings, links = Recording._meta.db_table, AccessGrant.recordings.through._meta.db_table
     grants = AccessGrant._meta.db_table
-    columns = ", ".join(f"r.{field.column}" for field in Recording._meta.concrete_fields)
+    columns = row_reader(Recording, alias, _RECORDING_EXTRAS).columns("r")
     # grant_active is AccessGrant.is_active(now), evaluated on the row as it is now.
     return f"""
         SELECT {columns},
@@ -132,6 +136,8 @@ def _recording_through_grant(
         recording_uuid = uuid.UUID(str(recording_id))
     except ValueError:
         return None
+    alias = router.db_for_read(Recording)
+    connection = connections[alias]
     at = connection.ops.adapt_datetimefield_value(now)
     params = [
         at,
@@ -139,8 +145,13 @@ def _recording_through_grant(
         Recording._meta.pk.get_db_prep_value(recording_uuid, connection),
         AccessGrant._meta.pk.get_db_prep_value(grant_id, connection),
     ]
-    found = next(iter(Recording.objects.raw(_recording_sql(connection.vendor), params)), None)
-    return cast("WithAnnotations[Recording, _GrantActive] | None", found)
+    with connection.cursor() as cursor:
+        cursor.execute(_recording_sql(alias), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    found = row_reader(Recording, alias, _RECORDING_EXTRAS).instance(row)
+    return cast("WithAnnotations[Recording, _GrantActive]", found)
 
 
 def unseal(*, grant: AccessGrant, recording_id: str) -> UnsealedRecording:

@@ -146,3 +146,61 @@ def test_an_unknown_session_key_loads_nothing() -> None:
     store = import_module(settings.SESSION_ENGINE).SessionStore(session_key="x" * 32)
     assert store.load() == {}
     assert store.session_key is None
+
+
+def test_the_signed_in_user_is_loaded_with_every_field_as_the_orm_reads_it() -> None:
+    """The per-request user lookup (config/staff_backend.py) gives the same user as the ORM:
+    same values, same types (an aware last_login, booleans), and it saves like one."""
+    from django.contrib.auth import get_user
+
+    add_staff("ada", "auditor")
+    client = Client()
+    sign_in(client, "ada")
+    request = client.get("/").wsgi_request
+    loaded = get_user(request)
+    expected = get_user_model().objects.get(username="ada")
+    fields = [f.attname for f in get_user_model()._meta.concrete_fields]
+    assert isinstance(loaded, get_user_model())
+    assert {f: getattr(loaded, f) for f in fields} == {f: getattr(expected, f) for f in fields}
+    assert {f: type(getattr(loaded, f)) for f in fields} == {f: type(getattr(expected, f)) for f in fields}
+    assert loaded.last_login is not None and loaded.last_login.tzinfo is not None
+    assert loaded._state.adding is False and loaded._state.db == "default"
+    assert loaded.has_perm("audit.view_ledgerentry")
+    loaded.first_name = "Ada"
+    loaded.save(update_fields=["first_name"])
+    assert get_user_model().objects.get(username="ada").first_name == "Ada"
+
+
+@pytest.mark.parametrize("change", ["deactivated", "deleted", "password_changed"])
+def test_a_signed_in_session_ends_when_its_user_is_deactivated_deleted_or_changes_password(change) -> None:
+    add_staff("ada", "auditor")
+    client = Client()
+    sign_in(client, "ada")
+    assert client.get("/").status_code == 200
+    user = get_user_model().objects.get(username="ada")
+    if change == "deactivated":
+        user.is_active = False
+        user.save()
+    elif change == "deleted":
+        user.delete()
+    else:
+        user.set_password("another correct horse battery")
+        user.save()
+    assert client.get("/").status_code == 302  # to sign in
+
+
+@pytest.mark.parametrize("planted", ["99999999", "0"])
+def test_a_session_naming_no_real_user_is_anonymous(planted) -> None:
+    """Session data is kept on the server, so only the service writes it; a user id it holds may
+    still name a user that is gone."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    add_staff("ada", "auditor")
+    client = Client()
+    sign_in(client, "ada")
+    session = client.session
+    session[SESSION_KEY] = planted
+    session[HASH_SESSION_KEY] = "0" * 64
+    session.save()
+    assert session[BACKEND_SESSION_KEY] == "config.staff_backend.StaffModelBackend"
+    assert client.get("/").status_code == 302
