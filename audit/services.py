@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from django.db import connection, models, transaction
@@ -40,6 +41,7 @@ from audit.merkle import MerkleTree
 from audit.models import LedgerEntry, LedgerExport, SignedTreeHead
 from audit.selectors import LedgerInconsistent, last_seq, latest_head, ledger_tree
 from config.errors import InvalidInput
+from config.rows import column_of
 
 # An arbitrary, fixed 64-bit key for pg_advisory_xact_lock: "ledger" in ASCII.
 LEDGER_LOCK_KEY = 0x6C6564676572
@@ -200,8 +202,40 @@ def append_entry(event: Event) -> LedgerEntry:
     with transaction.atomic():
         [row] = _rows([event], last_seq=_lock_and_last_seq())
         entry = LedgerEntry(**row)
-        entry.save(force_insert=True)
+        _insert_entry(entry)
     return entry
+
+
+def _insert_entry(entry: LedgerEntry) -> None:
+    """INSERT one entry with a statement built once: on SQLite a playback's entry is appended
+    here, before its first byte, and `Model.save()` took 0.1 ms to build the same statement.
+    Values are prepared by the model's own fields, as save() prepares them."""
+    fields = [field for field in LedgerEntry._meta.concrete_fields if not field.primary_key]
+    values = [field.get_db_prep_save(getattr(entry, field.attname), connection) for field in fields]
+    sql, returning = _insert_sql(connection.vendor, connection.features.can_return_columns_from_insert)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        entry.pk = (
+            cursor.fetchone()[0]
+            if returning
+            else connection.ops.last_insert_id(
+                cursor, LedgerEntry._meta.db_table, column_of(LedgerEntry._meta.pk)
+            )
+        )
+    entry._state.adding = False
+    entry._state.db = connection.alias
+
+
+@cache
+def _insert_sql(vendor: str, returning: bool) -> tuple[str, bool]:
+    quote = connection.ops.quote_name
+    fields = [field for field in LedgerEntry._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(quote(column_of(field)) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {quote(LedgerEntry._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+    if returning:
+        sql += f" RETURNING {quote(column_of(LedgerEntry._meta.pk))}"
+    return sql, returning
 
 
 def sequence_pending() -> int:

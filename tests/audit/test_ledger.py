@@ -17,7 +17,7 @@ from django.test import RequestFactory
 
 from audit.models import LedgerEntry, PendingEntry
 from audit.selectors import entries, verify_leaf_hashes
-from audit.services import Actor, Event, record_event, record_events
+from audit.services import Actor, Event, append_entry, record_event, record_events
 from tests.liveserver import ROOT, service_environment
 
 ACTOR = Actor(kind="job", id="test", label="test")
@@ -49,6 +49,21 @@ def test_appends_get_consecutive_seq_and_rfc9162_leaf_hashes() -> None:
         entry.refresh_from_db()
         assert bytes(entry.leaf_hash) == independent_leaf_hash(entry)
     assert verify_leaf_hashes() is None
+
+
+@pytest.mark.django_db
+def test_the_appended_entry_returned_is_the_stored_row() -> None:
+    """append_entry writes with a statement built once; what it returns is what was stored."""
+    first = append_entry(Event("test.first", ACTOR, {"a": [1, "two", None, 0.5]}, case_id=uuid.uuid4()))
+    second = append_entry(Event("test.second", ACTOR, {"nested": {"deep": True}}))
+    for returned in (first, second):
+        stored = LedgerEntry.objects.get(pk=returned.pk)
+        assert returned._state.adding is False
+        assert [getattr(returned, f.attname) for f in LedgerEntry._meta.concrete_fields] == [
+            getattr(stored, f.attname) for f in LedgerEntry._meta.concrete_fields
+        ]
+        assert bytes(stored.leaf_hash) == independent_leaf_hash(stored)
+    assert (first.seq, second.seq) == (1, 2) and second.pk != first.pk
 
 
 @pytest.mark.django_db(transaction=True)
@@ -221,7 +236,7 @@ APPENDER = """
 import sys, time, django
 django.setup()
 from django.db import transaction
-from audit.services import Actor, Event, record_event, record_events
+from audit.services import Actor, Event, append_entry, record_event, record_events
 actor = Actor.job(sys.argv[1])
 time.sleep(max(0.0, float(sys.argv[3]) - time.time()))  # all writers start together
 for n in range(int(sys.argv[2])):
