@@ -59,8 +59,21 @@ def test_reading_a_missing_object_is_a_store_error(store) -> None:
         store.read("recordings/2026/01/missing.age", 0, 10)
 
 
-def test_a_key_cannot_escape_the_local_store_root(tmp_path) -> None:
+@pytest.mark.parametrize(
+    "key", ["../outside.age", "recordings/../../x.age", "/etc/passwd", "./x.age", "a//b.age", "", "a\0b"]
+)
+def test_a_key_cannot_escape_the_local_store_root(tmp_path, key) -> None:
     from recorder.stores import LocalFolderStore
 
-    with pytest.raises(StoreError):
-        LocalFolderStore(tmp_path).open_writer("../outside.age")
+    root = tmp_path / "store"
+    root.mkdir()
+    (tmp_path / "outside.age").write_bytes(b"secret")
+    store = LocalFolderStore(root)
+    with pytest.raises(StoreError, match="escapes the store root"):
+        store.open_writer(key)
+    with pytest.raises(StoreError, match="escapes the store root"):
+        store.read(key, 0, 6)
+    with pytest.raises(StoreError, match="escapes the store root"):
+        store.delete_many([key])
+    assert (tmp_path / "outside.age").read_bytes() == b"secret"
+    assert list(root.iterdir()) == []
