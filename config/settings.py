@@ -65,7 +65,7 @@ MIDDLEWARE = [
     "ops.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy on every response (django-csp); policy below, "Security".
-    "csp.middleware.CSPMiddleware",
+    "config.csp.CSPMiddleware",
     # The staff pages' stylesheet, served by the web process itself (no separate file server).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

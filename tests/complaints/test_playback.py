@@ -78,6 +78,17 @@ def test_without_range_the_whole_recording_is_served_inline_and_never_cached(sta
     assert answer["Accept-Ranges"] == "bytes"
     assert answer["Cache-Control"] == "no-store"
     assert answer["Content-Disposition"] == "inline"
+    # Its own policy, stricter than the pages': opened on its own, the media runs no script.
+    assert answer["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert answer["X-Content-Type-Options"] == "nosniff"
+
+
+def test_an_error_from_the_stream_carries_the_site_policy(staff, granted) -> None:
+    case, _, _ = granted
+    answer = signed_in(staff.officer).get(stream_url(case.id, "0" * 32))
+    assert answer.status_code == 404
+    assert "default-src 'none'" in answer["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in answer["Content-Security-Policy"]
 
 
 def test_only_get_is_served(staff, granted) -> None:
