@@ -58,7 +58,9 @@ def make_input(path: Path, size: int) -> None:
 class Vault:
     """The real service on its embedded default in a scratch VAULT_DATA_DIR, served by gunicorn."""
 
-    def __init__(self, data_dir: Path, *, workers: int = 1, threads: int = 4) -> None:
+    def __init__(
+        self, data_dir: Path, *, workers: int = 1, threads: int = 4, database_url: str | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.env = {
             **{
@@ -71,6 +73,8 @@ class Vault:
             "LOG_LEVEL": "WARNING",
             "RECORDING_MAX_BYTES": str(16 * 1024**3),
         }
+        if database_url:  # a database of its own, made and dropped by the caller
+            self.env["DATABASE_URL"] = database_url
         self.workers, self.threads = workers, threads
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None

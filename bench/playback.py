@@ -8,7 +8,9 @@ the pages of the plaintext file and of the sealed payload are dropped from the p
 (`Connection: close`) and on one connection kept alive for every request, as a browser's
 media element plays. Medians over several runs.
 
-Run: `.venv/bin/python bench/playback.py --sizes 100M,1G,4G`.
+Run: `.venv/bin/python bench/playback.py --sizes 100M,1G,4G`. With `--postgres URL` (a server,
+e.g. postgres://postgres@127.0.0.1:5432/postgres) the service runs on a scratch database made
+there and dropped afterwards, as console nodes run, instead of the embedded SQLite.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -66,6 +71,26 @@ store[AUTHENTICATED_AT] = int(time.time())  # fresh step-up: the samples take we
 store.create()
 print(json.dumps({"cookie": store.session_key, "grants": out}))
 """
+
+
+@contextmanager
+def scratch_database(server_url: str | None) -> Iterator[str | None]:
+    """A new, empty database on the PostgreSQL server at `server_url` (its URL), dropped at the
+    end; None without a server (the embedded SQLite)."""
+    if not server_url:
+        yield None
+        return
+    import psycopg
+
+    name = f"vault_playback_bench_{os.getpid()}"
+    server = urlsplit(server_url)
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(server._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def worker_cpu(vault: Vault) -> float:
@@ -163,14 +188,18 @@ def main() -> None:
         "--back-to-back", type=int, default=1000, metavar="N",
         help="then N requests in a row (new connections, warm caches) into the first recording",
     )  # fmt: skip
+    parser.add_argument("--postgres", metavar="URL", help="run on a scratch database on this server")
     args = parser.parse_args()
     sizes = [parse_size(s) for s in args.sizes.split(",")]
-    with tempfile.TemporaryDirectory(prefix="vault-playback-bench-") as scratch:
+    with (
+        tempfile.TemporaryDirectory(prefix="vault-playback-bench-") as scratch,
+        scratch_database(args.postgres) as database_url,
+    ):
         work = Path(scratch)
-        vault = Vault(work / "data")
+        vault = Vault(work / "data", database_url=database_url)
         token = vault.prepare()
         rows = []
-        back_to_back = (0, 0.0)
+        back_to_back = (0, 0.0, 0.0)
         with vault.serving():
             inputs, sessions = {}, []
             for n, size in enumerate(sizes):
