@@ -3,11 +3,12 @@
 Two ways in, one order. Inside a transaction `record_event` joins it, so a state change and its
 entry commit together or not at all: the entry is appended under the ledger lock, held until the
 caller commits. Outside any transaction on PostgreSQL (a playback, a denial: the entry is the
-only write) the entry is first committed to a queue, `PendingEntry`, without any lock, so
-concurrent appenders share WAL flushes; then the appender takes the lock and moves every queued
-entry into the ledger in one transaction (one flush for the batch), or finds that another
-appender already moved its entry. Either way the call returns only once the entry is in the
-ledger with its seq.
+only write) the entry goes through a queue, `PendingEntry`. If no other appender holds the lock,
+it is queued and moved in one transaction: one commit (migration 0007). Otherwise it is first
+committed to the queue without any lock, so concurrent appenders share WAL flushes; then the
+appender takes the lock and moves every queued entry into the ledger in one transaction (one
+flush for the batch), or finds that another appender already moved its entry. Either way the
+call returns only once the entry is in the ledger with its seq.
 A queued entry keeps the time it was queued, so `recorded_at` may step back by the milliseconds
 between two appenders' commits; seq, not time, is the ledger's order.
 
@@ -170,8 +171,9 @@ def record_event(
     checked = _checked(event)
     recorded_at = timezone.now()
     before, after = split_at_seq(hashed_fields(seq=0, **_columns(checked, recorded_at)))
-    # One round trip: the procedure queues the entry, commits, then moves the queue (migration
-    # 0006). `details` goes as JSON text: clean_details made it round-trip safe.
+    # One round trip: the procedure queues the entry and moves the queue, in one commit when the
+    # lock is free, else in two (migrations 0006, 0007). `details` goes as JSON text:
+    # clean_details made it round-trip safe.
     with connection.cursor() as cursor:
         cursor.execute(
             "CALL audit_append(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)",

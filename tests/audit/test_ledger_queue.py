@@ -4,6 +4,8 @@ moved later. (SQLite appends directly: it serialises every write anyway.)"""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -122,3 +124,71 @@ def test_postgres_refuses_to_alter_a_queued_entry() -> None:
         cursor.execute("UPDATE audit_pendingentry SET action = 'test.forged'")
     sequence_pending()
     assert LedgerEntry.objects.get().action == "test.orphan"
+
+
+def xids_taken_by(append) -> int:
+    """Transaction ids the database assigned while `append` ran: one per committed writing
+    transaction. Counted cluster-wide, so anything else writing meanwhile adds to it; the fewest
+    of five tries is the append's own."""
+    counts = []
+    for _ in range(5):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+            before = cursor.fetchone()[0]
+            append()
+            cursor.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+            counts.append(cursor.fetchone()[0] - before)
+    return min(counts)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_append_nobody_contends_with_is_one_commit() -> None:
+    """Migration 0007: queued and moved in one transaction, one WAL flush before the call returns."""
+    assert xids_taken_by(lambda: record_event(action="recording.played", actor=ACTOR)) == 1
+    assert list(LedgerEntry.objects.order_by("seq").values_list("seq", flat=True)) == [1, 2, 3, 4, 5]
+    assert not PendingEntry.objects.exists()
+    assert verify_leaf_hashes() is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_append_while_another_holds_the_lock_is_queued_then_moved() -> None:
+    """Contended, an append commits its entry to the queue first (sharing WAL flushes with the
+    other waiters), and returns once the lock is free and the entry is in the ledger."""
+    import psycopg
+
+    from audit.services import LEDGER_LOCK_KEY
+
+    record_event(action="test.first", actor=ACTOR)
+    holder = psycopg.connect(**connection.get_connection_params())
+    holder.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK_KEY])
+    errors: list[BaseException] = []
+
+    def append() -> None:
+        try:
+            record_event(action="test.contended", actor=ACTOR)
+        except BaseException as error:  # handed to the test thread
+            errors.append(error)
+        finally:
+            connection.close()
+
+    appender = threading.Thread(target=append)
+    appender.start()
+    try:
+        deadline = time.monotonic() + 10
+        while holder.execute("SELECT count(*) FROM audit_pendingentry").fetchone()[0] == 0:
+            assert time.monotonic() < deadline, "the contended entry was never committed to the queue"
+            time.sleep(0.01)
+        assert appender.is_alive()  # queued, waiting for the lock
+        assert not LedgerEntry.objects.filter(action="test.contended").exists()
+    finally:
+        holder.commit()
+        holder.close()
+        appender.join(10)
+    assert not errors and not appender.is_alive()
+    assert list(LedgerEntry.objects.order_by("seq").values_list("seq", "action")) == [
+        (1, "test.first"),
+        (2, "test.contended"),
+    ]
+    assert not PendingEntry.objects.exists()
