@@ -212,9 +212,9 @@ def _insert_entry(entry: LedgerEntry) -> None:
     """INSERT one entry with a statement built once: on SQLite a playback's entry is appended
     here, before its first byte, and `Model.save()` took 0.1 ms to build the same statement.
     Values are prepared by the model's own fields, as save() prepares them."""
-    fields = [field for field in LedgerEntry._meta.concrete_fields if not field.primary_key]
+    returning = connection.features.can_return_columns_from_insert
+    sql, fields = _insert_sql(connection.vendor, returning)
     values = [field.get_db_prep_save(getattr(entry, field.attname), connection) for field in fields]
-    sql, returning = _insert_sql(connection.vendor, connection.features.can_return_columns_from_insert)
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         entry.pk = (
@@ -229,15 +229,16 @@ def _insert_entry(entry: LedgerEntry) -> None:
 
 
 @cache
-def _insert_sql(vendor: str, returning: bool) -> tuple[str, bool]:
+def _insert_sql(vendor: str, returning: bool) -> tuple[str, tuple[models.Field, ...]]:
+    """The INSERT of one entry (returning its new id if `returning`) and the fields it writes."""
     quote = connection.ops.quote_name
-    fields = [field for field in LedgerEntry._meta.concrete_fields if not field.primary_key]
+    fields = tuple(field for field in LedgerEntry._meta.concrete_fields if not field.primary_key)
     columns = ", ".join(quote(column_of(field)) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO {quote(LedgerEntry._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
     if returning:
         sql += f" RETURNING {quote(column_of(LedgerEntry._meta.pk))}"
-    return sql, returning
+    return sql, fields
 
 
 def sequence_pending() -> int:
