@@ -106,6 +106,9 @@ class RecordingStreamView(APIView):
             return refused
         whole = byte_range is None
         served = byte_range or ByteRange(0, opened.size - 1)
+        # The disk reads the first chunks while the ledger entry commits; no byte of them comes
+        # into this process before the entry is written.
+        opened.prefetch(served.start, served.end + 1)
         try:
             playback.record_played(
                 user=user,

@@ -104,6 +104,10 @@ class UnsealedRecording:
     def iter_range(self, start: int, end: int) -> Iterator[bytes]:
         return self.reader.iter_range(start, end)
 
+    def prefetch(self, start: int, end: int) -> None:
+        """Start fetching the stored bytes `iter_range(start, end)` needs first (PayloadReader.prefetch)."""
+        self.reader.prefetch(start, end)
+
 
 _RECORDING_EXTRAS = ("grant_active",)
 
@@ -184,5 +188,6 @@ def unseal(*, grant: AccessGrant, recording_id: str) -> UnsealedRecording:
         file_key,
         payload_size=int(recording.payload_size or 0),
         read_payload=lambda offset, length: store.read(recording.object_key, offset, length),
+        prefetch_payload=lambda spans: store.prefetch(recording.object_key, spans),
     )
     return UnsealedRecording(recording=recording, reader=reader)

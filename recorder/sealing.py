@@ -53,6 +53,11 @@ def chunk_offset(index: int) -> int:
     return PAYLOAD_NONCE_SIZE + index * SEALED_CHUNK_SIZE
 
 
+def _covering(start: int, end: int) -> tuple[int, int]:
+    """The first and last chunk holding plaintext bytes [start, end), end > start."""
+    return start // CHUNK_SIZE, (end - 1) // CHUNK_SIZE
+
+
 def payload_size_for(plaintext_size: int) -> int:
     chunks = max(1, -(-plaintext_size // CHUNK_SIZE))
     return PAYLOAD_NONCE_SIZE + plaintext_size + chunks * TAG_SIZE
@@ -166,12 +171,18 @@ class PayloadReader:
     """Seekable decryptor over a payload stored elsewhere: reads only the chunks covering a range."""
 
     def __init__(
-        self, file_key: bytes, *, payload_size: int, read_payload: Callable[[int, int], bytes]
+        self,
+        file_key: bytes,
+        *,
+        payload_size: int,
+        read_payload: Callable[[int, int], bytes],
+        prefetch_payload: Callable[[list[tuple[int, int]]], None] | None = None,
     ) -> None:
         self.plaintext_size = plaintext_size_for(payload_size)
         self._payload_size = payload_size
         self._last_index = max(0, -(-self.plaintext_size // CHUNK_SIZE) - 1)
         self._read_payload = read_payload
+        self._prefetch_payload = prefetch_payload
         self._file_key = file_key
         self._aead: ChaCha20Poly1305 | None = None
 
@@ -181,7 +192,7 @@ class PayloadReader:
         start, end = max(0, start), min(end, self.plaintext_size)
         if start >= end:
             return
-        first, last = start // CHUNK_SIZE, (end - 1) // CHUNK_SIZE
+        first, last = _covering(start, end)
         for batch in range(first, last + 1, READ_CHUNKS):
             for index, plain in self._open_batch(batch, min(READ_CHUNKS, last + 1 - batch)):
                 base = index * CHUNK_SIZE
@@ -205,16 +216,36 @@ class PayloadReader:
             piece = sealed[i * SEALED_CHUNK_SIZE : (i + 1) * SEALED_CHUNK_SIZE]
             yield index, _open_chunk(aead, index, piece, last=index == self._last_index)
 
-    def _fetch(self, first: int, count: int) -> memoryview:
-        offset = chunk_offset(first)
+    def prefetch(self, start: int, end: int) -> None:
+        """Ask the store to start fetching what `iter_range(start, end)` reads first (the nonce
+        if it is not known yet, and the first batch of chunks), so that it arrives while the
+        caller does something else: playback writes its ledger entry meanwhile. Advisory: no byte
+        comes into this process, and without a `prefetch_payload` it does nothing."""
+        start, end = max(0, start), min(end, self.plaintext_size)
+        if self._prefetch_payload is None or start >= end:
+            return
+        first, last = _covering(start, end)
+        self._prefetch_payload(self._spans(first, min(READ_CHUNKS, last + 1 - first)))
+
+    def _spans(self, first: int, count: int) -> list[tuple[int, int]]:
+        """The (offset, length) reads that fetch chunks first..first+count-1: from the start, the
+        nonce comes along in the same read; elsewhere it is read on its own until it is known."""
         end = min(chunk_offset(first + count), self._payload_size)
         if self._aead is None and first == 0:
-            # Reading from the start: take the nonce along in the same round trip.
-            data = memoryview(self._read(0, end))
+            return [(0, end)]
+        offset = chunk_offset(first)
+        nonce = [(0, PAYLOAD_NONCE_SIZE)] if self._aead is None else []
+        return [*nonce, (offset, end - offset)]
+
+    def _fetch(self, first: int, count: int) -> memoryview:
+        *nonce, (offset, length) = self._spans(first, count)
+        if nonce:
+            self._cipher()  # the nonce, read on its own
+        data = memoryview(self._read(offset, length))
+        if offset == 0:  # the nonce came along
             self._aead = _payload_cipher(self._file_key, bytes(data[:PAYLOAD_NONCE_SIZE]))
             return data[PAYLOAD_NONCE_SIZE:]
-        self._cipher()
-        return memoryview(self._read(offset, end - offset))
+        return data
 
     def _cipher(self) -> ChaCha20Poly1305:
         if self._aead is None:

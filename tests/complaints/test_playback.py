@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from audit.models import LedgerEntry
 from complaints import playback, services
+from recorder import playback as recorder_playback
 from recorder.models import Recording
 from recorder.sealing import CHUNK_SIZE, TamperedError
 from retention.models import LegalHold
@@ -130,6 +131,42 @@ def test_the_ledger_entry_is_committed_before_the_first_byte(staff, granted) -> 
         "client_address": "192.0.2.7",
     }
     assert body_of(answer) == made.body[100:200]
+
+
+class WatchedStore:
+    """The configured store, noting each prefetch and read with how many plays were on record."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self.calls: list[tuple[str, object, int]] = []
+
+    def _played(self) -> int:
+        return LedgerEntry.objects.filter(action="recording.played").count()
+
+    def prefetch(self, key, spans) -> None:
+        self.calls.append(("prefetch", list(spans), self._played()))
+        self.store.prefetch(key, spans)
+
+    def read(self, key, offset, length) -> bytes:
+        self.calls.append(("read", (offset, length), self._played()))
+        return self.store.read(key, offset, length)
+
+
+def test_the_first_chunks_are_fetched_ahead_while_the_ledger_commits(staff, granted, monkeypatch) -> None:
+    """The store starts on the chunks before the ledger entry is written; not one byte of them is
+    read into the service until it is, and what is read first is what was asked for ahead."""
+    case, _, made = granted
+    watched = WatchedStore(recorder_playback.get_store())
+    monkeypatch.setattr(recorder_playback, "get_store", lambda: watched)
+    start = CHUNK_SIZE + 100
+    answer = signed_in(staff.officer).get(
+        stream_url(case.id, made.recording_id), HTTP_RANGE=f"bytes={start}-{start + 99}"
+    )
+    assert body_of(answer) == made.body[start : start + 100]
+    (kind, spans, played_then), *reads = watched.calls
+    assert (kind, played_then) == ("prefetch", 0)
+    assert [(k, played) for k, _, played in reads] == [("read", 1)] * len(reads)
+    assert spans == [span for _, span, _ in reads]
 
 
 def test_the_checks_before_the_ledger_take_two_queries(staff, granted, django_assert_num_queries) -> None:

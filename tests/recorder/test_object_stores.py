@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import mmap
+import os
+import time
+
 import pytest
 
 from recorder.stores import StoreError
@@ -77,3 +82,59 @@ def test_a_key_cannot_escape_the_local_store_root(tmp_path, key) -> None:
         store.delete_many([key])
     assert (tmp_path / "outside.age").read_bytes() == b"secret"
     assert list(root.iterdir()) == []
+
+
+def test_prefetching_a_missing_or_refused_object_is_silent_and_the_read_still_fails(store) -> None:
+    store.prefetch("recordings/2026/01/missing.age", [(0, 16), (65_552, 131_104)])
+    store.prefetch("../outside.age", [(0, 16)])
+    with pytest.raises(StoreError):
+        store.read("recordings/2026/01/missing.age", 0, 16)
+
+
+def _resident(path, offset: int, length: int) -> list[bool]:
+    """Which pages of the file's [offset, offset + length) are in the page cache (mincore(2))."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+    libc.mmap.argtypes += [ctypes.c_long]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
+    pages = -(-length // mmap.PAGESIZE)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        address = libc.mmap(None, length, mmap.PROT_READ, mmap.MAP_SHARED, fd, offset)
+        assert address not in (None, ctypes.c_void_p(-1).value), os.strerror(ctypes.get_errno())
+    finally:
+        os.close(fd)
+    try:
+        vector = ctypes.create_string_buffer(pages)
+        assert libc.mincore(address, length, vector) == 0, os.strerror(ctypes.get_errno())
+        return [bool(byte & 1) for byte in vector.raw]
+    finally:
+        libc.munmap(address, length)
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="this system has no posix_fadvise")
+def test_a_local_prefetch_brings_the_spans_into_memory(tmp_path) -> None:
+    """Playback asks for the first chunks while its ledger entry commits: the disk reads them
+    meanwhile, and the read that follows finds them in memory."""
+    from recorder.stores import LocalFolderStore
+
+    store = LocalFolderStore(tmp_path / "store")
+    key = "recordings/2026/01/cold.age"
+    write(store, key, os.urandom(8 * 1024 * 1024))
+    path = tmp_path / "store" / key
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+    span = (4 * 1024 * 1024, 256 * 1024)
+    if any(_resident(path, *span)):
+        pytest.skip("this file system keeps file pages in memory (tmpfs?): nothing to prefetch")
+    store.prefetch(key, [span])
+    deadline = time.monotonic() + 5
+    while not all(_resident(path, *span)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert all(_resident(path, *span))

@@ -287,6 +287,47 @@ def test_empty_ranges_and_a_stopped_reader_fetch_nothing_more() -> None:
     assert counting.reads == [(0, PAYLOAD_NONCE_SIZE + 16 * SEALED)]  # one batch, not the rest
 
 
+def test_prefetch_names_exactly_the_reads_before_the_first_byte() -> None:
+    """What a playback asks the store to fetch ahead is what the reader then reads before it
+    yields its first byte: the nonce (alone, or with chunk 0) and the first batch of chunks."""
+    data = os.urandom(40 * CHUNK_SIZE + 1000)
+    header, payload = seal(data)
+    rng = random.Random(11)
+    ranges = [(0, 10), (5, 40 * CHUNK_SIZE), (CHUNK_SIZE - 1, CHUNK_SIZE + 1), (len(data) - 1, len(data))]
+    starts = rng.sample(range(len(data)), 60)
+    ranges += [(s, s + rng.choice([1, CHUNK_SIZE, 20 * CHUNK_SIZE])) for s in starts]
+    for start, end in ranges:
+        for nonce_known in (False, True):
+            counting, prefetched = CountingPayload(payload), list[list[tuple[int, int]]]()
+            key = unwrap_file_key(header, [IDENTITY], recording_id=RECORDING)
+            opened = PayloadReader(
+                key, payload_size=len(payload), read_payload=counting.read, prefetch_payload=prefetched.append
+            )
+            if nonce_known:
+                next(opened.iter_range(len(data) - 1, len(data)))
+                counting.reads.clear()
+            opened.prefetch(start, end)
+            assert counting.reads == []  # prefetching reads nothing itself
+            first = next(opened.iter_range(start, end))
+            assert first == data[start : start + len(first)]
+            assert prefetched == [counting.reads], (start, end, nonce_known)
+
+
+def test_an_empty_range_prefetches_nothing_and_no_prefetcher_is_fine() -> None:
+    data = os.urandom(3 * CHUNK_SIZE)
+    header, payload = seal(data)
+    key = unwrap_file_key(header, [IDENTITY], recording_id=RECORDING)
+    prefetched: list[list[tuple[int, int]]] = []
+    opened = PayloadReader(key, payload_size=len(payload), read_payload=CountingPayload(payload).read,
+                           prefetch_payload=prefetched.append)  # fmt: skip
+    for start, end in [(5, 5), (9, 3), (len(data), len(data) + 9)]:
+        opened.prefetch(start, end)
+    assert prefetched == []
+    plain = reader(header, payload)
+    plain.prefetch(0, len(data))  # without a prefetcher: nothing to ask, nothing fails
+    assert b"".join(plain.iter_range(0, len(data))) == data
+
+
 # --- tampering -----------------------------------------------------------------------------------
 
 
