@@ -8,7 +8,9 @@ the pages of the plaintext file and of the sealed payload are dropped from the p
 (`Connection: close`) and on one connection kept alive for every request, as a browser's
 media element plays. Medians over several runs.
 
-Run: `.venv/bin/python bench/playback.py --sizes 100M,1G,4G`. With `--postgres URL` (a server,
+A second reference, for scale: the same range of the plaintext served over HTTP by the same
+server with nothing in between (bench/plain_range_server.py), also cold. Run:
+`.venv/bin/python bench/playback.py --sizes 100M,1G,4G`. With `--postgres URL` (a server,
 e.g. postgres://postgres@127.0.0.1:5432/postgres) the service runs on a scratch database made
 there and dropped afterwards, as console nodes run, instead of the embedded SQLite.
 """
@@ -91,6 +93,34 @@ def scratch_database(server_url: str | None) -> Iterator[str | None]:
     finally:
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def plain_server(folder: Path, env: dict[str, str]) -> Iterator[int]:
+    """bench/plain_range_server.py under gunicorn as the vault runs (one threaded worker),
+    serving the plaintext files in `folder`; yields its port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [PYTHON, "-m", "gunicorn", "plain_range_server:application", "--chdir", str(ROOT / "bench"),
+         "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread", "--workers", "1", "--threads", "4"],
+        env={**env, "PLAIN_ROOT": str(folder)}, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    try:
+        yield port
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(timeout=30)
 
 
 def worker_cpu(vault: Vault) -> float:
@@ -200,7 +230,7 @@ def main() -> None:
         token = vault.prepare()
         rows = []
         back_to_back = (0, 0.0, 0.0)
-        with vault.serving():
+        with vault.serving(), plain_server(work, vault.env) as plain_port:
             inputs, sessions = {}, []
             for n, size in enumerate(sizes):
                 source = work / f"plain-{n}.webm"
@@ -223,7 +253,7 @@ def main() -> None:
                 offset = size // 2 + 12345  # the middle, not aligned to a chunk
                 with open(source, "rb") as handle:
                     expected = os.pread(handle.fileno(), RANGE, offset)
-                vault_ttfb, vault_total, plain, kept_ttfb = [], [], [], []
+                vault_ttfb, vault_total, plain, kept_ttfb, plain_http = [], [], [], [], []
                 kept = KeptAlive(vault.port, state["cookie"])
                 kept.ranged_get(url, 0)  # the player's first request opened the connection
                 for _ in range(args.runs):
@@ -237,6 +267,10 @@ def main() -> None:
                     first, body = kept.ranged_get(url, offset)
                     assert body == expected
                     kept_ttfb.append(first)
+                    drop_cache(source)
+                    first, _, body = ranged_get(plain_port, "", f"/{source.name}", offset)
+                    assert body == expected
+                    plain_http.append(first)
                 kept.close()
                 if session_id == sessions[0] and args.back_to_back:
                     cpu_before = worker_cpu(vault)
@@ -246,17 +280,19 @@ def main() -> None:
                     ]
                     cpu = (worker_cpu(vault) - cpu_before) / args.back_to_back
                     back_to_back = (size, statistics.median(warm), cpu)
-                rows.append((size, statistics.median(plain), statistics.median(vault_ttfb),
-                             statistics.median(vault_total), statistics.median(kept_ttfb)))  # fmt: skip
+                rows.append((size, statistics.median(plain), statistics.median(plain_http),
+                             statistics.median(vault_ttfb), statistics.median(vault_total),
+                             statistics.median(kept_ttfb)))  # fmt: skip
                 source.unlink()
         print(f"\nRange of {RANGE // 1024} KiB from the middle; medians of {args.runs} cold runs\n")
         print("| recording | plaintext pread | vault TTFB, new connection | vault whole range | TTFB / pread "
-              "| vault TTFB, kept-alive connection | TTFB / pread |")  # fmt: skip
-        print("| --- | --- | --- | --- | --- | --- | --- |")
-        for size, plain_s, ttfb_s, total_s, kept_s in rows:
+              "| vault TTFB, kept-alive connection | TTFB / pread | plaintext over HTTP, new connection "
+              "| vault TTFB / plaintext over HTTP |")  # fmt: skip
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for size, plain_s, http_s, ttfb_s, total_s, kept_s in rows:
             print(f"| {human(size)} | {plain_s * 1e3:.2f} ms | {ttfb_s * 1e3:.2f} ms | "
                   f"{total_s * 1e3:.2f} ms | {ttfb_s / plain_s:.1f}x | {kept_s * 1e3:.2f} ms | "
-                  f"{kept_s / plain_s:.1f}x |")  # fmt: skip
+                  f"{kept_s / plain_s:.1f}x | {http_s * 1e3:.2f} ms | {ttfb_s / http_s:.1f}x |")  # fmt: skip
         if args.back_to_back:
             size, median, cpu = back_to_back
             print(f"\n{args.back_to_back} requests in a row into the {human(size)} recording, warm: "
