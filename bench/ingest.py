@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,6 +53,19 @@ def make_input(path: Path, size: int) -> None:
             handle.write(block)
             written += len(block)
             index += 1
+
+
+def wait_for(probe: Callable[[], object], seconds: float = 30) -> None:
+    """Call `probe` until it stops raising OSError (a server coming up), for at most `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            probe()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 class Vault:
@@ -104,15 +117,7 @@ class Vault:
              "--timeout", "600"],
             cwd=ROOT, env=self.env, start_new_session=True,
         )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v1/schema", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v1/schema", timeout=2))
         try:
             yield self
         finally:

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingest import PYTHON, Vault, human, make_input, new_session, parse_size, upload  # noqa: E402 - bench/ingest.py beside this script
+from ingest import PYTHON, Vault, human, make_input, new_session, parse_size, upload, wait_for  # noqa: E402 - bench/ingest.py beside this script
 
 RANGE = 64 * 1024
 PASSWORD = "bench password that is long enough"
@@ -107,16 +107,8 @@ def plain_server(folder: Path, env: dict[str, str]) -> Iterator[int]:
          "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread", "--workers", "1", "--threads", "4"],
         env={**env, "PLAIN_ROOT": str(folder)}, start_new_session=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
     try:
+        wait_for(lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close())
         yield port
     finally:
         os.killpg(process.pid, 15)
