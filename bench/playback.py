@@ -75,6 +75,39 @@ print(json.dumps({"cookie": store.session_key, "grants": out}))
 """
 
 
+# The same Range request through Django's WSGI handler, called directly in one process: what the
+# vault does for a request, without HTTP. Run by `manage.py shell` in the service's environment.
+IN_PROCESS = """
+import io, json, statistics, sys, time
+from django.core.handlers.wsgi import WSGIHandler
+
+job = json.loads(sys.stdin.readline())
+app = WSGIHandler()
+
+def first_chunk():
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": job["url"], "QUERY_STRING": "",
+               "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
+               "HTTP_HOST": "127.0.0.1", "REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http",
+               "wsgi.input": io.BytesIO(), "wsgi.errors": sys.stderr,
+               "HTTP_COOKIE": "sessionid=" + job["cookie"], "HTTP_RANGE": job["range"]}
+    statuses = []
+    started = time.perf_counter()
+    body = app(environ, lambda status, headers, exc_info=None: statuses.append(status))
+    chunks = iter(body)
+    next(chunks)
+    elapsed = time.perf_counter() - started
+    for _ in chunks:
+        pass
+    body.close()
+    assert statuses[0].startswith("206"), statuses
+    return elapsed
+
+for _ in range(20):
+    first_chunk()
+print(json.dumps(statistics.median([first_chunk() for _ in range(job["count"])])))
+"""
+
+
 @contextmanager
 def scratch_database(server_url: str | None) -> Iterator[str | None]:
     """A new, empty database on the PostgreSQL server at `server_url` (its URL), dropped at the
@@ -221,7 +254,7 @@ def main() -> None:
         vault = Vault(work / "data", database_url=database_url)
         token = vault.prepare()
         rows = []
-        back_to_back = (0, 0.0, 0.0)
+        back_to_back = (0, 0.0, 0.0, 0.0)
         with vault.serving(), plain_server(work, vault.env) as plain_port:
             inputs, sessions = {}, []
             for n, size in enumerate(sizes):
@@ -271,7 +304,14 @@ def main() -> None:
                         for _ in range(args.back_to_back)
                     ]
                     cpu = (worker_cpu(vault) - cpu_before) / args.back_to_back
-                    back_to_back = (size, statistics.median(warm), cpu)
+                    job = {"url": url, "cookie": state["cookie"], "count": args.back_to_back,
+                           "range": f"bytes={offset}-{offset + RANGE - 1}"}  # fmt: skip
+                    in_process = subprocess.run(
+                        [PYTHON, "manage.py", "shell", "-c", IN_PROCESS], cwd=ROOT, env=vault.env,
+                        input=json.dumps(job) + "\n", capture_output=True, text=True, check=True,
+                    )  # fmt: skip
+                    alone = float(in_process.stdout.strip().splitlines()[-1])
+                    back_to_back = (size, statistics.median(warm), cpu, alone)
                 rows.append((size, statistics.median(plain), statistics.median(plain_http),
                              statistics.median(vault_ttfb), statistics.median(vault_total),
                              statistics.median(kept_ttfb)))  # fmt: skip
@@ -286,10 +326,12 @@ def main() -> None:
                   f"{total_s * 1e3:.2f} ms | {ttfb_s / plain_s:.1f}x | {kept_s * 1e3:.2f} ms | "
                   f"{kept_s / plain_s:.1f}x | {http_s * 1e3:.2f} ms | {ttfb_s / http_s:.1f}x |")  # fmt: skip
         if args.back_to_back:
-            size, median, cpu = back_to_back
+            size, median, cpu, alone = back_to_back
             print(f"\n{args.back_to_back} requests in a row into the {human(size)} recording, warm: "
                   f"median time to first byte {median * 1e3:.2f} ms; "
-                  f"the server's CPU time per request {cpu * 1e3:.2f} ms")  # fmt: skip
+                  f"the server's CPU time per request {cpu * 1e3:.2f} ms; "
+                  f"the same requests in one process, through Django's WSGI handler with no HTTP: "
+                  f"{alone * 1e3:.2f} ms to the first chunk")  # fmt: skip
 
 
 if __name__ == "__main__":
