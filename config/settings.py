@@ -106,6 +106,14 @@ DATABASES = {
 # check at reuse replaces a connection a restart or failover killed, before the request uses it.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
+    "DB_PREPARED_STATEMENTS", default=True
+):
+    # Parameters bound by the server, and a statement a connection runs a fifth time prepared
+    # (psycopg's prepare_threshold): PostgreSQL then skips parsing and planning it. A playback's
+    # grant check took 0.75-0.88 ms re-planned each time, 0.28-0.30 ms prepared. Turn off behind
+    # a PgBouncer in transaction mode that does not keep prepared statements.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, worker, beat) share the file: wait for locks instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
