@@ -140,11 +140,7 @@ def _grants(*, case_id: uuid.UUID, recording_id: uuid.UUID, user_id: Any) -> lis
         user_id,
         *role_params,
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    reader = row_reader(AccessGrant, alias, _GRANT_EXTRAS)
-    return [cast("CheckedGrant", reader.instance(row)) for row in rows]
+    return cast("list[CheckedGrant]", row_reader(AccessGrant, alias, _GRANT_EXTRAS).fetch(sql, params))
 
 
 def refuse_without_step_up(*, user: Any, authorised: Authorised) -> None:

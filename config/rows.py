@@ -43,10 +43,18 @@ class RowReader:
         quote = connections[self.alias].ops.quote_name
         return ", ".join(f"{table_alias}.{quote(column_of(f))}" for f in self.model._meta.concrete_fields)
 
-    def instance(self, row: Sequence[Any]) -> Any:
-        """The model instance of a row: its fields first, then the extras, set as attributes."""
+    def fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """The instances of the rows `sql` selects: the model's fields first, as `columns()` lists
+        them, then the extras, set as attributes. Run on this thread's connection to the database,
+        the one the reader was made for."""
+        connection = connections[self.alias]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        return [self._instance(row, connection) for row in rows]
+
+    def _instance(self, row: Sequence[Any], connection: BaseDatabaseWrapper) -> Any:
         values = list(row)
-        connection = connections[self.alias]  # this thread's, the one the reader was made for
         for index, converters, expression in self.converters:
             value = values[index]
             for convert in converters:

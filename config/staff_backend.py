@@ -38,10 +38,7 @@ class StaffModelBackend(ModelBackend):
             value = model._meta.pk.get_db_prep_value(model._meta.pk.to_python(user_id), connection)
         except (ValidationError, TypeError, ValueError):
             return None
-        with connection.cursor() as cursor:
-            cursor.execute(_lookup_sql(alias), [value])
-            row = cursor.fetchone()
-        if row is None:
+        found = row_reader(model, alias).fetch(_lookup_sql(alias), [value])
+        if not found:
             return None
-        user = row_reader(model, alias).instance(row)
-        return user if self.user_can_authenticate(user) else None
+        return found[0] if self.user_can_authenticate(found[0]) else None

@@ -149,13 +149,8 @@ def _recording_through_grant(
         Recording._meta.pk.get_db_prep_value(recording_uuid, connection),
         AccessGrant._meta.pk.get_db_prep_value(grant_id, connection),
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(_recording_sql(alias), params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    found = row_reader(Recording, alias, _RECORDING_EXTRAS).instance(row)
-    return cast("WithAnnotations[Recording, _GrantActive]", found)
+    found = row_reader(Recording, alias, _RECORDING_EXTRAS).fetch(_recording_sql(alias), params)
+    return cast("WithAnnotations[Recording, _GrantActive]", found[0]) if found else None
 
 
 def unseal(*, grant: AccessGrant, recording_id: str) -> UnsealedRecording:
