@@ -216,10 +216,10 @@ class KeptAlive:
         ).encode()
         started = time.perf_counter()
         self.sock.sendall(request)
-        answer = self.sock.recv(65536)
+        answer = self.recv()
         ttfb = time.perf_counter() - started
         while b"\r\n\r\n" not in answer:
-            answer += self.sock.recv(65536)
+            answer += self.recv()
         head, _, body = answer.partition(b"\r\n\r\n")
         assert head.split(b" ", 2)[1] == b"206", head
         length = next(
@@ -228,8 +228,14 @@ class KeptAlive:
             if line.lower().startswith(b"content-length:")
         )
         while len(body) < length:
-            body += self.sock.recv(65536)
+            body += self.recv()
         return ttfb, body
+
+    def recv(self) -> bytes:
+        data = self.sock.recv(65536)
+        if not data:  # gunicorn closes a connection idle for longer than its keep-alive (2 s)
+            raise ConnectionError("the server closed the kept-alive connection")
+        return data
 
     def close(self) -> None:
         self.sock.close()
@@ -260,6 +266,7 @@ def main() -> None:
             for n, size in enumerate(sizes):
                 source = work / f"plain-{n}.webm"
                 make_input(source, size)
+                drop_cache(source)  # written back now, not by the first cold sample (seconds at 4 GiB)
                 session_id = new_session(vault.port, token, n)
                 status, _ = upload(vault.port, token, session_id, source)
                 assert status == 201, status
