@@ -215,6 +215,14 @@ def link_sessions(
         case = ComplaintCase.objects.select_for_update().get(pk=case.pk)
         if case.status == ComplaintCase.Status.CLOSED:
             raise Conflict("The case is closed.", code="case_closed")
+        if case.status == ComplaintCase.Status.AWAITING_APPROVAL:
+            # The DPO decides on the recordings linked when access was requested; a session linked
+            # now would be granted by an approval that never saw it.
+            raise Conflict(
+                "Access is awaiting a data protection officer's decision on the sessions linked so "
+                "far; link more sessions once it is decided.",
+                code="access_request_pending",
+            )
         return _link(case=case, sessions=sessions, officer=officer)
 
 

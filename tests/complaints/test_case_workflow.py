@@ -89,6 +89,23 @@ def test_request_needs_a_justification_and_the_case_awaits_approval(staff, make_
         services.request_access(officer=staff.officer, case_id=case.id, justification="Again.")
 
 
+def test_no_session_is_linked_while_a_request_awaits_its_decision(staff, make_session) -> None:
+    """The DPO approves what was asked for: a session linked after the request would otherwise be
+    granted by an approval that never saw it."""
+    asked, later = make_session(), make_session()
+    case = open_case(staff, asked.session_id)
+    request = services.request_access(officer=staff.officer, case_id=case.id, justification="Needed.")
+    with pytest.raises(Conflict) as refused:
+        services.link_sessions(officer=staff.officer, case_id=case.id, session_ids=[later.session_id])
+    assert refused.value.code == "access_request_pending"
+    assert not LegalHold.objects.filter(session_id=recording(later.recording_id).session_id).exists()
+    grant = services.approve_access_request(approver=staff.dpo, request_id=request.id, reason="Justified.")
+    assert [str(r.id) for r in grant.recordings.all()] == [asked.recording_id]
+    # Once decided, the officer may link it (and ask again for it when this access has ended).
+    services.link_sessions(officer=staff.officer, case_id=case.id, session_ids=[later.session_id])
+    assert case.links.count() == 2
+
+
 def test_four_eyes_nobody_approves_their_own_request_and_only_dpos_decide(staff, make_session) -> None:
     case = open_case(staff, make_session().session_id)
     request = services.request_access(officer=staff.officer, case_id=case.id, justification="Needed.")
