@@ -334,3 +334,13 @@ def recording_in_active_grant(
     except (Recording.DoesNotExist, ValidationError, ValueError):
         return None
     return grant, recording
+
+
+def linked_recording_id(*, case: ComplaintCase, recording_id: uuid.UUID | str) -> uuid.UUID | None:
+    """The id of the recording if one of `case`'s linked sessions has it, else None."""
+    try:
+        parsed = uuid.UUID(str(recording_id))
+    except ValueError:
+        return None
+    linked = Recording.objects.filter(id=parsed, session__case_links__case=case).values_list("id", flat=True)
+    return linked.first()

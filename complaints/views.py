@@ -24,6 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from complaints import pages, selectors, services
+from complaints.access import record_denial
 from complaints.forms import CloseCaseForm, DecisionForm, JustificationForm, OpenCaseForm, SessionSearchForm
 from complaints.models import ComplaintCase
 from complaints.step_up import recently_authenticated, step_up_url
@@ -232,6 +233,18 @@ def player(request: HttpRequest, case_id: str, recording_id: str) -> HttpRespons
         user=request.user, case=case, recording_id=recording_id, now=timezone.now()
     )
     if found is None:
+        # A recording of this case (a grant that ended, say) is explained on the case page; any
+        # other id is as unknown as a missing one. Both are refusals on record.
+        linked = pages.linked_recording_id(case=case, recording_id=recording_id)
+        record_denial(
+            user=request.user,
+            reason="no_active_grant" if linked else "recording_not_in_case",
+            case_id=case.id,
+            recording_id=linked,
+            details={"requested_recording": str(recording_id)[:64]},
+        )
+        if linked is None:
+            raise Http404("No such recording in this case.")
         messages.error(request, "You hold no active access to that recording.")
         return redirect(_case_url(case.id))
     if not recently_authenticated(request):

@@ -115,5 +115,28 @@ def handler404(request: Any, exception: Exception | None = None) -> HttpResponse
     return render(request, "404.html", status=404)
 
 
+def handler403(request: Any, exception: Exception | None = None) -> HttpResponse:
+    """A staff page refused (PermissionDenied, e.g. a role without the page): on record as
+    `access.denied` for a signed-in user. The API's refusals are answered by DRF and recorded by
+    the services."""
+    user = getattr(request, "user", None)
+    if getattr(user, "is_authenticated", False):
+        from audit.services import Actor, record_event  # audit imports this module
+
+        match = getattr(request, "resolver_match", None)
+        record_event(
+            action="access.denied",
+            actor=Actor.for_user(user),
+            details={
+                "reason": "page_forbidden",
+                "page": (match.view_name if match else "")[:100],
+                "method": str(request.method)[:10],
+            },
+        )
+    if request.path.startswith("/api/") or "text/html" not in request.headers.get("Accept", ""):
+        return json_error("forbidden", "You may not do this.", 403)
+    return render(request, "403.html", status=403)
+
+
 def handler500(request: Any) -> JsonResponse:
     return json_error("server_error", "The server failed to handle the request; nothing was kept.", 500)

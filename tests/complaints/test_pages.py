@@ -100,6 +100,33 @@ def test_a_guessed_case_id_is_not_found_and_on_record(staff, world) -> None:
     assert denials.count() == 2
 
 
+def test_a_refused_page_is_on_record_for_the_signed_in_user(staff, world) -> None:
+    for role, page in (("operator", "complaints:case-list"), ("dpo", "complaints:case-new")):
+        user = getattr(staff, role)
+        answer = client_for(staff, role).get(reverse(page), headers={"Accept": "text/html"})
+        assert answer.status_code == 403 and b"<h1>Not allowed</h1>" in answer.content
+        [denial] = LedgerEntry.objects.filter(action="access.denied", actor_id=str(user.pk))
+        assert denial.details == {"reason": "page_forbidden", "page": page, "method": "GET"}
+
+
+def test_a_guessed_recording_on_the_player_is_not_found_and_on_record(staff, world, make_session) -> None:
+    """Another customer's recording, or no recording at all, under the officer's own case: 404,
+    as a guessed case is. A recording of the case without an active grant is explained instead."""
+    theirs = make_session("CUST-9999")
+    client = client_for(staff, "officer")
+    for guess in (theirs.recording_id, "not-a-uuid"):
+        url = reverse("complaints:player", kwargs={"case_id": world.case.id, "recording_id": guess})
+        assert client.get(url).status_code == 404
+    own = reverse("complaints:player", kwargs={"case_id": world.case.id, "recording_id": world.recording_id})
+    assert client.get(own)["Location"] == f"/cases/{world.case.id}/"  # awaiting approval
+    denials = LedgerEntry.objects.filter(action="access.denied", actor_id=str(staff.officer.pk))
+    assert [(d.details["reason"], d.recording_id) for d in denials.order_by("seq")] == [
+        ("recording_not_in_case", None),
+        ("recording_not_in_case", None),
+        ("no_active_grant", Recording.objects.get(id=world.recording_id).id),
+    ]
+
+
 def test_a_browser_gets_a_page_for_not_found_and_the_api_keeps_json(staff, world) -> None:
     client = client_for(staff, "other_officer")
     url = reverse("complaints:case-detail", kwargs={"case_id": world.case.id})
