@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -30,6 +30,7 @@ from complaints.models import ComplaintCase
 from complaints.step_up import recently_authenticated, step_up_url
 from config.errors import Conflict, Forbidden, InvalidInput, NotFound
 from config.roles import ROLE_PERMISSIONS, role_of
+from recorder.models import Session
 
 View = Callable[..., HttpResponse]
 
@@ -113,11 +114,12 @@ def case_new(request: HttpRequest) -> HttpResponse:
     form = (SessionSearchForm if searching else OpenCaseForm)(request.POST)
     context.update(form=form, values=request.POST, picked=request.POST.getlist("sessions"), searched=True)
     status = 200
+    found: QuerySet[Session] | None = None
     if form.is_valid():
         data = form.cleaned_data
         try:
             if searching:
-                services.search_sessions(
+                found = services.search_sessions(
                     officer=request.user,
                     customer_ref=data["customer_ref"],
                     started_from=data["started_from"],
@@ -139,14 +141,20 @@ def case_new(request: HttpRequest) -> HttpResponse:
             status = 400
     else:
         status = 400
-    # Show the customer's sessions again (the search itself is on record once, above).
-    if form.is_valid() or "customer_ref" in form.cleaned_data:
+    # Show the customer's sessions again, so that a refused "open" keeps the officer's picks: each
+    # showing is a search on record, as the search button's is.
+    if found is None and not searching and "customer_ref" in form.cleaned_data:
         data = form.cleaned_data
-        found = selectors.find_sessions(
-            customer_ref=data["customer_ref"],
-            started_from=data.get("started_from"),
-            started_until=data.get("started_until"),
-        )
+        try:
+            found = services.search_sessions(
+                officer=request.user,
+                customer_ref=data["customer_ref"],
+                started_from=data.get("started_from"),
+                started_until=data.get("started_until"),
+            )
+        except InvalidInput:
+            found = None
+    if found is not None:
         now = timezone.now()
         context["sessions"] = [(s, pages.session_timeline(s, now=now)) for s in found[:50]]
     return render(request, "complaints/case_new.html", context, status=status)

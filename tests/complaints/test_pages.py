@@ -162,12 +162,18 @@ def test_officer_opens_a_case_from_the_form_and_each_picked_session_is_held(staf
     assert b"Case opened." in page.content and b"Rights over the session" in page.content
 
 
-def test_a_case_needs_a_complaint_and_a_channel(staff) -> None:
+def test_a_case_needs_a_complaint_and_a_channel(staff, make_session) -> None:
+    """The refused form shows the customer's sessions again, to keep the officer's picks: that
+    showing is a search on record, so no post lists a customer's sessions off the record."""
+    recorded = make_session("CUST-1")
     answer = client_for(staff, "officer").post(
         reverse("complaints:case-new"), {"action": "open", "customer_ref": "CUST-1"}
     )
     assert answer.status_code == 400
     assert not ComplaintCase.objects.exists()
+    assert recorded.session_id.encode() in answer.content
+    [search] = LedgerEntry.objects.filter(action="sessions.searched")
+    assert search.actor_id == str(staff.officer.pk) and search.details["found"] == 1
 
 
 def test_another_customers_session_cannot_be_picked(staff, make_session) -> None:
