@@ -33,6 +33,7 @@ ACTION_TEXT = {
     "recording.shredded": "shredded a recording's key",
     "recording.purged": "purged a recording",
     "recording.tampered": "found a recording's chunk altered",
+    "recording.playback_stopped": "had a playback stopped: access ended",
     "case.opened": "opened a complaint case",
     "case.session_linked": "linked a session to a case",
     "case.access_requested": "requested access",

@@ -24,7 +24,7 @@ from config.errors import DomainError, Forbidden, NotFound
 from config.roles import users_with_role
 from config.rows import row_reader
 from recorder.models import Recording
-from recorder.playback import UnsealedRecording, unseal
+from recorder.playback import UnsealedRecording, grant_covers, unseal
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -171,6 +171,25 @@ def record_played(
             "range": {"start": start, "end": end, "partial": partial},
             "client_address": client_address[:64],
         },
+    )
+
+
+def still_authorised(*, authorised: Authorised) -> bool:
+    """Whether the grant still covers the recording now: asked again while a long response
+    streams, so that closing the case or revoking the grant stops a stream under way."""
+    return grant_covers(
+        grant_id=authorised.grant.pk, recording_id=str(authorised.recording_id), now=timezone.now()
+    )
+
+
+def record_stream_stopped(*, user: Any, authorised: Authorised, start: int, end: int, sent: int) -> None:
+    """A stream under way was stopped because the grant no longer covers the recording."""
+    record_event(
+        action="recording.playback_stopped",
+        actor=Actor.for_user(user),
+        case_id=authorised.grant.case_id,
+        recording_id=authorised.recording_id,
+        details={"range": {"start": start, "end": end}, "bytes_sent": sent, "reason": "grant_ended"},
     )
 
 

@@ -7,6 +7,7 @@ Every request is checked and written to the ledger before the first byte (compla
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,6 +53,17 @@ class LedgerUnavailable(DomainError):
 class RecordingUnreadable(DomainError):
     code = "recording_unreadable"
     status = 502
+
+
+# While a response streams, the grant is asked again after this many bytes or seconds, whichever
+# comes first. A <video> element asks for the rest of the file (`bytes=N-`) and reads it as it plays.
+RECHECK_BYTES = 8 * 1024 * 1024
+RECHECK_SECONDS = 5.0
+
+
+class PlaybackStopped(Exception):
+    """Raised inside a streaming response whose grant ended: the server closes the connection short
+    of Content-Length, which every client treats as an error (as for a tampered chunk)."""
 
 
 def _no_store(response: HttpResponse | StreamingHttpResponse) -> None:
@@ -152,13 +164,30 @@ class RecordingStreamView(APIView):
 
         def rest() -> Iterator[bytes]:
             yield first
+            sent, since_check, checked_at = len(first), len(first), time.monotonic()
             try:
-                yield from pieces
+                for piece in pieces:
+                    # Closing the case or revoking the grant stops a long response too: the grant is
+                    # asked again every RECHECK_BYTES or RECHECK_SECONDS, before the next piece goes.
+                    if since_check >= RECHECK_BYTES or time.monotonic() - checked_at >= RECHECK_SECONDS:
+                        if not playback.still_authorised(authorised=authorised):
+                            self._stopped(user, authorised, served, sent)
+                            raise PlaybackStopped("the access grant no longer covers this recording")
+                        since_check, checked_at = 0, time.monotonic()
+                    sent += len(piece)
+                    since_check += len(piece)
+                    yield piece
             except (TamperedError, StoreError) as error:
                 self._failed(user, authorised, served, error)
                 raise
 
         return rest()
+
+    def _stopped(self, user: Any, authorised: playback.Authorised, served: ByteRange, sent: int) -> None:
+        logger.warning("playback of %s stopped after %d bytes: grant ended", authorised.recording_id, sent)
+        playback.record_stream_stopped(
+            user=user, authorised=authorised, start=served.start, end=served.end, sent=sent
+        )
 
     def _failed(
         self, user: Any, authorised: playback.Authorised, served: ByteRange, error: Exception

@@ -153,6 +153,16 @@ def _recording_through_grant(
     return cast("WithAnnotations[Recording, _GrantActive]", found[0]) if found else None
 
 
+def grant_covers(*, grant_id: Any, recording_id: str, now: datetime) -> bool:
+    """Whether the grant, as the database holds it now (a closed case has revoked it), is active
+    at `now` and names the recording, and the recording is not purged: what unseal() checks,
+    asked again while a long response streams."""
+    recording = _recording_through_grant(recording_id=recording_id, grant_id=grant_id, now=now)
+    if recording is None:
+        return False
+    return bool(recording.grant_active) and recording.state == Recording.State.LOCKED
+
+
 def unseal(*, grant: AccessGrant, recording_id: str) -> UnsealedRecording:
     """Open a recording for plaintext reads; refuses unless `grant` is active and names it."""
     if not isinstance(grant, AccessGrant) or grant.pk is None:

@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import LedgerEntry
-from complaints import playback, services
+from complaints import playback, playback_views, services
 from recorder import playback as recorder_playback
 from recorder.models import Recording
 from recorder.sealing import CHUNK_SIZE, TamperedError
@@ -308,6 +308,35 @@ def test_closing_the_case_ends_playback_at_once(staff, granted) -> None:
     services.close_case(officer=staff.officer, case_id=case.id, outcome="withdrawn", summary="Withdrawn.")
     answer = client.get(stream_url(case.id, made.recording_id))
     assert answer.status_code == 403 and answer.json()["error"] == "grant_inactive"
+
+
+def test_closing_the_case_stops_a_stream_under_way(staff, granted, monkeypatch) -> None:
+    """A <video> asks for the rest of the file and reads it as it plays: the grant is asked again
+    while the response streams (here after every chunk), and the case's closing breaks it off."""
+    monkeypatch.setattr(playback_views, "RECHECK_BYTES", CHUNK_SIZE)
+    case, _, made = granted
+    answer = signed_in(staff.officer).get(stream_url(case.id, made.recording_id))
+    pieces = iter(answer.streaming_content)
+    received = bytearray(next(pieces))
+    received += next(pieces)  # the grant was asked again before this chunk, and still covers it
+    services.close_case(officer=staff.officer, case_id=case.id, outcome="withdrawn", summary="Withdrawn.")
+    with pytest.raises(playback_views.PlaybackStopped):
+        for piece in pieces:
+            received += piece
+    assert bytes(received) == made.body[: 2 * CHUNK_SIZE]
+    stopped = LedgerEntry.objects.filter(case_id=case.id).order_by("seq").last()
+    assert stopped.action == "recording.playback_stopped"
+    assert stopped.details == {
+        "range": {"start": 0, "end": SIZE - 1}, "bytes_sent": 2 * CHUNK_SIZE, "reason": "grant_ended",
+    }  # fmt: skip
+
+
+def test_a_stream_that_keeps_its_grant_is_served_whole(staff, granted, monkeypatch) -> None:
+    monkeypatch.setattr(playback_views, "RECHECK_BYTES", CHUNK_SIZE)
+    case, _, made = granted
+    answer = signed_in(staff.officer).get(stream_url(case.id, made.recording_id))
+    assert body_of(answer) == made.body
+    assert ledger_actions(case_id=case.id)[-1] == "recording.played"
 
 
 def test_a_purged_recording_is_gone_even_under_a_grant(staff, granted) -> None:
