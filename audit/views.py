@@ -39,6 +39,7 @@ ACTION_TEXT = {
     "case.access_requested": "requested access",
     "case.access_approved": "approved access",
     "case.access_rejected": "rejected access",
+    "case.access_request_cancelled": "saw a pending request cancelled (case closed)",
     "case.access_expired": "saw access expire",
     "case.closed": "closed a case",
     "legal_hold.placed": "placed a legal hold",

@@ -373,12 +373,22 @@ def close_case(*, officer: Any, case_id: uuid.UUID | str, outcome: str, summary:
                 case_id=case.id,
                 details={"grant": str(grant.id), "reason": "case_closed"},
             )
-        case.access_requests.filter(status=AccessRequest.Status.PENDING).update(
-            status=AccessRequest.Status.CANCELLED, decided_at=now, reason="The case was closed."
-        )
+        for pending in case.access_requests.select_for_update().filter(status=AccessRequest.Status.PENDING):
+            pending.status, pending.decided_at, pending.reason = (
+                AccessRequest.Status.CANCELLED, now, "The case was closed."
+            )  # fmt: skip
+            pending.save(update_fields=["status", "decided_at", "reason"])
+            record_event(
+                action="case.access_request_cancelled",
+                actor=actor,
+                case_id=case.id,
+                details={"request": str(pending.id), "reason": "case_closed"},
+            )
         for link in case.links.all():
             try:
-                release_legal_hold(hold_id=link.hold_id, actor=actor)
+                release_legal_hold(
+                    hold_id=link.hold_id, actor=actor, reason=f"complaint case {case.id} closed"
+                )
             except Conflict as error:  # released already (by hand, through retention): fine
                 if error.code != "hold_released":
                     raise

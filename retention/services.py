@@ -69,13 +69,18 @@ def place_legal_hold(
             session_id=session.id,
             recording_id=recording.id if recording else None,
             case_id=case_id,
-            details={"hold": str(hold.id), "recording_state": recording.state if recording else None},
+            details={
+                "hold": str(hold.id),
+                "recording_state": recording.state if recording else None,
+                "reason": reason,
+            },
         )
     return hold
 
 
-def release_legal_hold(*, hold_id: uuid.UUID | str, actor: Actor) -> LegalHold:
-    """Release a hold; an expired recording with no other hold is purged on the next run."""
+def release_legal_hold(*, hold_id: uuid.UUID | str, actor: Actor, reason: str = "") -> LegalHold:
+    """Release a hold (`reason` goes to the ledger); an expired recording with no other hold is
+    purged on the next run."""
     with transaction.atomic():
         hold = LegalHold.objects.select_for_update().filter(pk=hold_id).first()
         if hold is None:
@@ -95,7 +100,7 @@ def release_legal_hold(*, hold_id: uuid.UUID | str, actor: Actor) -> LegalHold:
             actor=actor,
             session_id=hold.session_id,
             case_id=hold.case_id,
-            details={"hold": str(hold.id)},
+            details={"hold": str(hold.id), "reason": reason[:500]},
         )
     return hold
 

@@ -182,6 +182,30 @@ def test_closing_revokes_grants_and_releases_holds_so_an_expired_recording_is_pu
         services.close_case(officer=staff.officer, case_id=case.id, outcome="withdrawn", summary="again")
 
 
+def test_closing_cancels_a_pending_request_and_each_transition_gives_its_reason(staff, make_session) -> None:
+    case = open_case(staff, make_session().session_id)
+    request = services.request_access(officer=staff.officer, case_id=case.id, justification="Needed.")
+    services.close_case(officer=staff.officer, case_id=case.id, outcome="withdrawn", summary="Withdrawn.")
+    request.refresh_from_db()
+    assert request.status == "cancelled"
+    entries = {e.action: e for e in LedgerEntry.objects.filter(case_id=case.id)}
+    assert entries["case.access_request_cancelled"].details == {
+        "request": str(request.id),
+        "reason": "case_closed",
+    }
+    assert entries["legal_hold.placed"].details["reason"] == f"complaint case {case.id}"
+    assert entries["legal_hold.released"].details["reason"] == f"complaint case {case.id} closed"
+    # Opening and linking answer the complaint, whose text stays out of the ledger (personal data).
+    transitions = LedgerEntry.objects.filter(case_id=case.id).exclude(
+        action__in=["case.opened", "case.session_linked"]
+    )
+    assert {e.action for e in transitions} == {
+        "legal_hold.placed", "case.access_requested", "case.access_request_cancelled",
+        "legal_hold.released", "case.closed",
+    }  # fmt: skip
+    assert all(e.actor_id == str(staff.officer.pk) and e.details.get("reason") for e in transitions)
+
+
 def test_a_purged_recording_shows_in_the_case_as_its_tombstone(staff, make_session) -> None:
     made = make_session("CUST-4711")
     Recording.objects.filter(id=made.recording_id).update(expires_at=timezone.now() - timedelta(days=1))
