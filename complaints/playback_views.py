@@ -23,6 +23,7 @@ from complaints import playback
 from complaints.api import ERROR, StaffOnly, StaffSessionAuthentication
 from complaints.ranges import ByteRange, RangeNotSatisfiable, parse_range
 from complaints.step_up import recently_authenticated, step_up_url
+from config.clients import client_address
 from config.errors import DomainError
 from recorder.sealing import TamperedError
 from recorder.stores import StoreError
@@ -128,7 +129,7 @@ class RecordingStreamView(APIView):
                 start=served.start,
                 end=served.end,
                 partial=not whole,
-                client_address=request.META.get("REMOTE_ADDR", ""),
+                client_address=client_address(request),
             )
         except DatabaseError as error:
             logger.error("recording.played not written, playback refused: %s", type(error).__name__)

@@ -155,6 +155,12 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = env.int("SIGNIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("SIGNIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The address is the client's, not the load balancer's (config/clients.py): behind one, every
+# sign-in would otherwise share its address, and failures of one person lock out everyone.
+AXES_CLIENT_IP_CALLABLE = "config.clients.client_address"
+# How many proxies of ours stand in front of gunicorn and append to X-Forwarded-For (a TLS load
+# balancer: 1). 0: the socket's address is the client's, and X-Forwarded-For is ignored.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"

@@ -133,6 +133,16 @@ def test_the_ledger_entry_is_committed_before_the_first_byte(staff, granted) -> 
     assert body_of(answer) == made.body[100:200]
 
 
+def test_behind_the_balancer_the_ledger_names_the_client_it_saw(staff, granted, settings) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1
+    case, _, made = granted
+    client = signed_in(staff.officer)
+    client.defaults.update(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.7")
+    body_of(client.get(stream_url(case.id, made.recording_id), HTTP_RANGE="bytes=0-9"))
+    entry = LedgerEntry.objects.get(action="recording.played")
+    assert entry.details["client_address"] == "198.51.100.7"
+
+
 class WatchedStore:
     """The configured store, noting each prefetch and read with how many plays were on record."""
 
