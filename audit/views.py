@@ -45,6 +45,7 @@ ACTION_TEXT = {
     "legal_hold.placed": "placed a legal hold",
     "legal_hold.released": "released a legal hold",
     "ledger.exported": "exported the ledger",
+    "staff.role_changed": "changed a staff member's role",
     "auth.stepped_up": "confirmed their password",
 }
 ACTOR_KIND = {"user": "", "job": "job", "recorder_client": "recorder client", "system": "system"}

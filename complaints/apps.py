@@ -1,6 +1,7 @@
 from django.apps import AppConfig
+from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in
-from django.db.models.signals import post_migrate
+from django.db.models.signals import m2m_changed, post_migrate
 
 
 class ComplaintsConfig(AppConfig):
@@ -16,6 +17,13 @@ class ComplaintsConfig(AppConfig):
         from complaints.step_up import note_authentication
 
         user_logged_in.connect(note_authentication, dispatch_uid="complaints.note_authentication")
+        from complaints.staff_audit import record_role_change
+
+        m2m_changed.connect(
+            record_role_change,
+            sender=get_user_model().groups.through,
+            dispatch_uid="complaints.record_role_change",
+        )
 
 
 def _sync_roles(sender: AppConfig, **kwargs: object) -> None:

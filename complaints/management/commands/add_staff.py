@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from audit.services import Actor
+from complaints.staff_audit import acting_as
 from config.roles import ROLES, assign_role
 
 
@@ -54,6 +56,7 @@ class Command(BaseCommand):
                 user.set_unusable_password()
             user.full_clean(exclude=["password"])
             user.save()
-            assign_role(user=user, role=role)
+            with acting_as(Actor.job("add_staff")):
+                assign_role(user=user, role=role)
         verb = "created" if created else "updated"
         self.stdout.write(f"{verb} {username} with role {role}")
