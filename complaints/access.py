@@ -41,8 +41,18 @@ def record_denial(
         actor=actor_of(user),
         case_id=case_id,
         recording_id=recording_id,
-        details={"reason": reason, **(details or {})},
+        details=_printable({"reason": reason, **(details or {})}),
     )
+
+
+def _printable(value: Any) -> Any:
+    """Details as the ledger may keep them: a guessed id is the caller's text, and a NUL in it
+    (which PostgreSQL's jsonb refuses) must not turn the refusal into an error with no record."""
+    if isinstance(value, dict):
+        return {key: _printable(item) for key, item in value.items()}
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    return value
 
 
 def require_role(user: Any, role: str, doing: str) -> None:

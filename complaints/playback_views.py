@@ -24,7 +24,7 @@ from complaints.api import ERROR, StaffOnly, StaffSessionAuthentication
 from complaints.ranges import ByteRange, RangeNotSatisfiable, parse_range
 from complaints.step_up import recently_authenticated, step_up_url
 from config.clients import client_address
-from config.errors import DomainError
+from config.errors import DomainError, json_error
 from recorder.sealing import TamperedError
 from recorder.stores import StoreError
 
@@ -113,7 +113,9 @@ class RecordingStreamView(APIView):
         try:
             byte_range = parse_range(request.META.get("HTTP_RANGE"), opened.size)
         except RangeNotSatisfiable:
-            refused = HttpResponse(status=416)
+            refused = json_error(
+                "range_not_satisfiable", f"The range starts beyond the recording's {opened.size} bytes.", 416
+            )
             refused["Content-Range"] = f"bytes */{opened.size}"
             _no_store(refused)
             return refused

@@ -99,12 +99,22 @@ def test_only_get_is_served(staff, granted) -> None:
     assert not LedgerEntry.objects.filter(action="recording.played").exists()
 
 
-@pytest.mark.parametrize("header", [f"bytes={SIZE}-", f"bytes={SIZE + 10}-{SIZE + 20}", "bytes=-0"])
+@pytest.mark.parametrize(
+    "header", [f"bytes={SIZE}-", f"bytes={SIZE + 10}-{SIZE + 20}", "bytes=-0", "bytes=" + "9" * 5000 + "-"]
+)
 def test_a_range_beyond_the_end_is_416(staff, granted, header) -> None:
     case, _, made = granted
     answer = signed_in(staff.officer).get(stream_url(case.id, made.recording_id), HTTP_RANGE=header)
     assert answer.status_code == 416
     assert answer["Content-Range"] == f"bytes */{SIZE}"
+    assert answer.json()["error"] == "range_not_satisfiable" and answer["Cache-Control"] == "no-store"
+
+
+def test_a_range_ending_far_beyond_the_end_is_clamped(staff, granted) -> None:
+    case, _, made = granted
+    header = "bytes=5-" + "9" * 5000  # longer than Python converts to an int by default
+    answer = signed_in(staff.officer).get(stream_url(case.id, made.recording_id), HTTP_RANGE=header)
+    assert answer.status_code == 206 and body_of(answer) == made.body[5:]
 
 
 @pytest.mark.parametrize("header", ["bytes=10-5", "items=0-5", "bytes=0-1,5-9", "bytes=x-"])
@@ -288,13 +298,17 @@ def test_guessed_ids_are_404_and_on_record(staff, granted) -> None:
         stream_url(case.id, "0b7c6f3e-1111-4222-8333-944455556666"),
         stream_url("not-a-uuid", "nor-this"),
         "/api/v1/cases/0b7c6f3e-1111-4222-8333-944455556666",
+        stream_url(case.id, "nul%00byte"),  # PostgreSQL refuses NUL in JSON: the refusal is kept
+        "/api/v1/cases/%00",
     ]:
         answer = client.get(url)
         assert answer.status_code == 404 and answer.json()["error"] in {
             "recording_not_found",
             "case_not_found",
         }
-    assert LedgerEntry.objects.filter(action="access.denied", actor_id=str(staff.officer.pk)).count() == 4
+    denials = LedgerEntry.objects.filter(action="access.denied", actor_id=str(staff.officer.pk))
+    assert denials.count() == 6
+    assert denials.order_by("seq").last().details["requested_case"] == "\ufffd"
 
 
 @pytest.fixture
