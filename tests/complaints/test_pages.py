@@ -315,3 +315,18 @@ def test_the_header_marks_only_the_section_one_is_in(staff) -> None:
     page = client_for(staff, "dpo").get(reverse("complaints:approval-queue"))
     current = [section["title"] for section in page.context["nav_sections"] if section["current"]]
     assert current == ["Access requests to decide"]
+
+
+def test_each_role_is_offered_exactly_the_sections_it_may_open(staff) -> None:
+    """A section in the header or on the home page opens (200) for that user; no other does."""
+    sections = {
+        "Complaint cases": reverse("complaints:case-list"),
+        "Access requests to decide": reverse("complaints:approval-queue"),
+        "Audit ledger": reverse("audit:ledger"),
+        "Operations dashboard": reverse("retention:dashboard"),
+    }
+    for role in ROLES[1:]:
+        client = client_for(staff, role)
+        offered = {section["title"] for section in client.get("/").context["sections"]}
+        opens = {title for title, url in sections.items() if client.get(url).status_code == 200}
+        assert offered == opens, role
