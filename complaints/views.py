@@ -189,6 +189,9 @@ def _case_form(
 ) -> HttpResponse:
     """GET shows the form for the officer's own case; POST acts and goes back to the case."""
     case = services.case_for(user=request.user, case_id=case_id, acting=True)
+    if case.status == ComplaintCase.Status.CLOSED:  # no form to fill in for nothing
+        messages.error(request, "The case is closed: nothing more can be requested or changed.")
+        return redirect(_case_url(case.id))
     form = form_class(request.POST) if request.method == "POST" else form_class()
     status = 200
     if request.method == "POST":
@@ -299,6 +302,6 @@ def decide(request: HttpRequest, request_id: str) -> HttpResponse:
         else:
             services.reject_access_request(approver=request.user, request_id=request_id, reason=reason)
             messages.success(request, "Rejected. The officer sees your reason on the case.")
-    except (Conflict, InvalidInput) as error:
+    except (Conflict, InvalidInput, Forbidden) as error:  # Forbidden: four-eyes, on record already
         messages.error(request, error.detail)
     return redirect("complaints:approval-queue")

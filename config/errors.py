@@ -115,6 +115,34 @@ def handler404(request: Any, exception: Exception | None = None) -> HttpResponse
     return render(request, "404.html", status=404)
 
 
+def handler400(request: Any, exception: Exception | None = None) -> HttpResponse:
+    """A request Django refused before any view (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, say)."""
+    if request.path.startswith("/api/") or "text/html" not in request.headers.get("Accept", ""):
+        return json_error("bad_request", "The request could not be read (too large or malformed).", 400)
+    return render(request, "400.html", status=400)
+
+
+class MethodNotAllowedPage:
+    """A browser sent to a form's address with GET (a reload, a bookmark) gets a page saying what
+    to do, not the empty 405 Django answers; API callers keep a JSON error."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        response = self.get_response(request)
+        if response.status_code != 405 or getattr(response, "streaming", False) or response.content:
+            return response
+        allowed = response.get("Allow", "")
+        answer: HttpResponse
+        if request.path.startswith("/api/") or "text/html" not in request.headers.get("Accept", ""):
+            answer = json_error("method_not_allowed", f"This address answers only {allowed}.", 405)
+        else:
+            answer = render(request, "405.html", {"allowed": allowed}, status=405)
+        answer["Allow"] = allowed
+        return answer
+
+
 def handler403(request: Any, exception: Exception | None = None) -> HttpResponse:
     """A staff page refused (PermissionDenied, e.g. a role without the page): on record as
     `access.denied` for a signed-in user. The API's refusals are answered by DRF and recorded by

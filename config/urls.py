@@ -9,6 +9,7 @@ from complaints.step_up import step_up
 from config.views import home
 from ops.views import metrics
 
+handler400 = "config.errors.handler400"
 handler403 = "config.errors.handler403"
 handler404 = "config.errors.handler404"
 handler500 = "config.errors.handler500"

@@ -122,3 +122,11 @@ def test_the_schema_documents_every_complaint_operation() -> None:
     } <= operations  # fmt: skip
     stream = schema["paths"]["/api/v1/cases/{case_id}/recordings/{recording_id}/stream"]["get"]
     assert {"200", "206", "404", "410", "416", "503"} <= set(stream["responses"])
+
+
+def test_a_body_over_the_memory_limit_is_a_json_400(staff, settings) -> None:
+    client = Client()
+    client.force_login(staff.officer)
+    body = b'{"complaint": "' + b"x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1) + b'"}'
+    answer = client.post("/api/v1/cases", body, content_type="application/json")
+    assert answer.status_code == 400 and answer.json()["error"] == "bad_request"

@@ -261,8 +261,34 @@ def test_decisions_need_the_csrf_token_and_a_post(staff, world) -> None:
     client.force_login(staff.dpo)
     assert client.post(url, {"decision": "approve", "reason": "ok"}).status_code == 403
     assert client.get(url).status_code == 405
+    reloaded = client.get(url, headers={"Accept": "text/html"})  # a reload of the form's address
+    assert reloaded.status_code == 405 and b"<h1>Use the form</h1>" in reloaded.content
+    assert reloaded["Allow"] == "POST"
     world.request.refresh_from_db()
     assert world.request.status == AccessRequest.Status.PENDING
+
+
+def test_a_dpo_deciding_their_own_request_is_told_why(staff, world) -> None:
+    world.request.requester = staff.dpo  # possible only through a changed role
+    world.request.save(update_fields=["requester"])
+    client = client_for(staff, "dpo")
+    url = reverse("complaints:decide", kwargs={"request_id": world.request.id})
+    answer = client.post(url, {"decision": "approve", "reason": "ok"}, follow=True)
+    assert answer.status_code == 200 and b"Nobody may decide their own access request." in answer.content
+    world.request.refresh_from_db()
+    assert world.request.status == AccessRequest.Status.PENDING
+    [denial] = LedgerEntry.objects.filter(action="access.denied")
+    assert denial.details["reason"] == "four_eyes"
+
+
+def test_a_closed_case_offers_no_form(staff, world) -> None:
+    client = client_for(staff, "officer")
+    url = reverse("complaints:case-close", kwargs={"case_id": world.case.id})
+    client.post(url, {"outcome": "withdrawn", "summary": "Withdrawn."})
+    for page in ("complaints:case-close", "complaints:request-access"):
+        answer = client.get(reverse(page, kwargs={"case_id": world.case.id}), follow=True)
+        assert answer.redirect_chain == [(f"/cases/{world.case.id}/", 302)]
+        assert b"The case is closed" in answer.content
 
 
 def test_officer_closes_the_case_with_an_outcome(staff, world) -> None:

@@ -105,7 +105,9 @@ def test_signing_out_needs_a_post_and_ends_the_session() -> None:
     add_staff("ada", "auditor")
     client = Client()
     sign_in(client, "ada")
-    assert client.get("/accounts/logout/").status_code == 405
+    assert client.get("/accounts/logout/").json()["error"] == "method_not_allowed"
+    page = client.get("/accounts/logout/", headers={"Accept": "text/html"})
+    assert page.status_code == 405 and b"<h1>Use the form</h1>" in page.content
     client.post("/accounts/logout/")
     assert client.get("/").status_code == 302
 
