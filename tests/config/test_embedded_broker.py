@@ -1,0 +1,99 @@
+"""The embedded default's file broker never hands a consumer a message that is still being written
+(celery/kombu#1551: the worker died on `JSONDecodeError` reading an empty message file)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from queue import Empty
+from typing import Any
+
+import pytest
+from kombu import Connection
+from kombu.utils import json as kombu_json
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class SlowToSerialize:
+    """A payload value whose JSON encoding waits for the test: the publisher is held mid-publish."""
+
+
+@pytest.fixture
+def held_serializer():
+    """(started, release): kombu's JSON encoder signals `started` on a `SlowToSerialize` and then
+    waits for `release`. kombu's own type registry is the hook, so the transport runs unchanged."""
+    started, release = threading.Event(), threading.Event()
+
+    def encode(value: SlowToSerialize) -> str:
+        started.set()
+        assert release.wait(timeout=10), "the test never released the publisher"
+        return "whole"
+
+    def decode(text: str) -> str:
+        return text
+
+    kombu_json.register_type(SlowToSerialize, "test-slow-to-serialize", encode, decode)
+    yield started, release
+    release.set()
+    kombu_json._encoders.pop(SlowToSerialize, None)
+    kombu_json._decoders.pop("test-slow-to-serialize", None)
+
+
+def file_broker(folder: Path) -> Connection:
+    """A connection to the file broker the embedded default uses (`filesystem://`), in `folder`."""
+    queue = folder / "queue"
+    queue.mkdir(exist_ok=True)
+    options = {"data_folder_in": str(queue), "data_folder_out": str(queue), "store_processed": False}
+    return Connection("filesystem://", transport_options=options)
+
+
+def test_a_message_being_published_is_not_consumed_until_it_is_whole(tmp_path: Path, held_serializer) -> None:
+    started, release = held_serializer
+    with file_broker(tmp_path) as publisher, file_broker(tmp_path) as consumer:
+        failures: list[BaseException] = []
+
+        def publish() -> None:
+            try:
+                publisher.default_channel._put("celery", {"body": SlowToSerialize()})
+            except BaseException as error:  # reported by the assertion below
+                failures.append(error)
+
+        thread = threading.Thread(target=publish)
+        thread.start()
+        assert started.wait(timeout=10)
+        # The publisher is mid-publish: a consumer polling now finds nothing (kombu 5.7.0's own
+        # transport has created an empty message file by then, and this raises JSONDecodeError).
+        with pytest.raises(Empty):
+            consumer.default_channel._get("celery")
+        release.set()
+        thread.join(timeout=10)
+        assert not failures and not thread.is_alive()
+
+        message: dict[str, Any] = consumer.default_channel._get("celery")
+        assert message == {"body": "whole"}
+        with pytest.raises(Empty):  # exactly once
+            consumer.default_channel._get("celery")
+    assert os.listdir(tmp_path / "queue") == []  # nothing half-written is left behind
+
+
+def test_the_embedded_default_broker_uses_the_atomic_file_transport(tmp_path: Path) -> None:
+    """Every process that loads the Celery app (web, worker, beat) publishes through config.broker."""
+    clean = {k: v for k, v in os.environ.items() if k != "CELERY_BROKER_URL"}
+    answer = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from config.celery import app; t = app.connection_for_write().transport; "
+            "print(type(t).__module__, type(t).__qualname__)",
+        ],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", "VAULT_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert answer.stdout.strip().splitlines()[-1] == "config.broker Transport"
