@@ -3,6 +3,8 @@ how to fill it with demo data (`make run` starts this beside the processes, so i
 
 from __future__ import annotations
 
+import os
+import shlex
 import sys
 import time
 import urllib.request
@@ -11,9 +13,16 @@ from urllib.error import URLError
 WAIT_SECONDS = 120
 
 
+def _data_dir_prefix() -> str:
+    """`VAULT_DATA_DIR=... ` when the service runs on another folder than ./var: the commands below
+    must reach the same database and keys."""
+    data_dir = os.environ.get("VAULT_DATA_DIR")
+    return f"VAULT_DATA_DIR={shlex.quote(data_dir)} " if data_dir else ""
+
+
 def demo_command(url: str) -> str:
     port = url.rsplit(":", 1)[-1]
-    return "make demo" if port == "8000" else f"make demo PORT={port}"
+    return _data_dir_prefix() + ("make demo" if port == "8000" else f"make demo PORT={port}")
 
 
 def banner(url: str) -> str:
@@ -25,7 +34,9 @@ def banner(url: str) -> str:
             f"  Session-recording vault is up on {url}/   (API schema: {url}/api/v1/schema)",
             f"  Demo data, in another terminal:  {demo_command(url)}",
             "    (a few dozen sessions over HTTP, and one staff user per role; passwords shown once)",
-            "  A recorder client of your own:   .venv/bin/python manage.py create_recorder_client my-tool",
+            "  A recorder client of your own:   "
+            + _data_dir_prefix()
+            + ".venv/bin/python manage.py create_recorder_client my-tool",
             f"  Health: {url}/healthz  {url}/readyz   Metrics (this machine only): {url}/metrics",
             "  Stop with Ctrl-C.",
             rule,

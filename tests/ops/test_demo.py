@@ -5,6 +5,7 @@ adds nothing."""
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,7 @@ def test_demo_fills_a_running_service_once(settings, data_dir: Path, age_keys, t
         banner = subprocess.run(
             [sys.executable, "-m", "ops.banner", server.url],
             cwd=ROOT,
+            env={**os.environ, "VAULT_DATA_DIR": "/srv/vault data"},  # the banner only prints it
             capture_output=True,
             text=True,
             timeout=150,
@@ -75,6 +77,11 @@ def test_demo_fills_a_running_service_once(settings, data_dir: Path, age_keys, t
     assert banner.returncode == 0
     assert f"is up on {server.url}/" in banner.stdout
     assert f"make demo PORT={server.port}" in banner.stdout
+    # The demo and the command must reach the service's own database, not ./var.
+    assert f"VAULT_DATA_DIR='/srv/vault data' make demo PORT={server.port}" in banner.stdout
+    assert (
+        "VAULT_DATA_DIR='/srv/vault data' .venv/bin/python manage.py create_recorder_client" in banner.stdout
+    )
 
     assert "Nothing new" in second
     assert "Staff users exist already" in second

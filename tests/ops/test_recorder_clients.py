@@ -55,6 +55,9 @@ def test_create_list_and_revoke_from_the_command_line() -> None:
 
     with pytest.raises(CommandError, match="No recorder client is named 'nobody'"):
         command("revoke_recorder_client", "nobody")
+    with pytest.raises(CommandError, match="A recorder client named 'helpdesk-west' exists already"):
+        command("create_recorder_client", "helpdesk-west")  # a one-line error, not a traceback
+    assert RecorderClient.objects.filter(name="helpdesk-west").count() == 1
 
 
 def test_a_superuser_revokes_tokens_with_the_admin_action_and_nobody_else_can() -> None:

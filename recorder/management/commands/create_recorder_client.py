@@ -2,9 +2,12 @@
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import IntegrityError
 
 from config.errors import DomainError
+from recorder.models import RecorderClient
 from recorder.services import create_recorder_client
 
 
@@ -19,9 +22,10 @@ class Command(BaseCommand):
             client, token = create_recorder_client(name=name)
         except DomainError as error:
             raise CommandError(error.detail) from error
-        except Exception as error:
-            if "unique" in str(error).lower():
+        except (ValidationError, IntegrityError) as error:  # the model's check, or a racing twin's row
+            if RecorderClient.objects.filter(name=name).exists():
                 raise CommandError(f"A recorder client named {name!r} exists already.") from error
-            raise
+            messages = error.messages if isinstance(error, ValidationError) else [str(error)]
+            raise CommandError(" ".join(messages)) from error
         self.stderr.write(f"Recorder client {client.name} ({client.id}) created. Its token, shown only now:")
         self.stdout.write(token)
