@@ -119,9 +119,9 @@ class ExportIn(serializers.Serializer):  # type: ignore[type-arg]
     )
 
     def validate(self, attrs: dict[str, object]) -> dict[str, object]:
-        since, until = attrs.get("since"), attrs.get("until")
-        if since and until and since >= until:  # type: ignore[operator]
-            raise serializers.ValidationError("since must be before until.")
+        problem = exports.period_problem(attrs.get("since"), attrs.get("until"))  # type: ignore[arg-type]
+        if problem:
+            raise serializers.ValidationError(problem)
         return attrs
 
 

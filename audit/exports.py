@@ -9,7 +9,7 @@ import hashlib
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import QuerySet
@@ -22,6 +22,22 @@ from audit.models import LedgerEntry, LedgerExport
 from audit.selectors import LedgerInconsistent, ledger_tree
 
 CHUNK = 2000
+
+# Filters outside these dates select nothing and are mistakes. They are refused, also because the
+# stored filters must parse again at every download: a year under 1000 is stored unpadded, and
+# `+ 1 day` after 9999-12-31 overflows.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 31, tzinfo=UTC)
+OUT_OF_RANGE = "Dates must fall between the years 2000 and 9999."
+
+
+def period_problem(since: datetime | None, until: datetime | None) -> str | None:
+    """Why `since` and `until` cannot be an export's period, or None if they can."""
+    if any(moment is not None and not EARLIEST <= moment <= LATEST for moment in (since, until)):
+        return OUT_OF_RANGE
+    if since and until and since >= until:
+        return "since must be before until."
+    return None
 
 
 @dataclass(frozen=True)

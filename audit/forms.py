@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from django import forms
 
-from audit.exports import ExportFilters
+from audit.exports import EARLIEST, LATEST, OUT_OF_RANGE, ExportFilters
 
 
 class LedgerFilterForm(forms.Form):
@@ -22,6 +22,10 @@ class LedgerFilterForm(forms.Form):
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
         since, until = data.get("since"), data.get("until")
+        for name, day in (("since", since), ("until", until)):
+            # `until` is the last day shown: the filter ends the midnight after it
+            if day and not EARLIEST.date() <= day < LATEST.date():  # type: ignore[operator]
+                self.add_error(name, OUT_OF_RANGE)
         if since and until and until < since:  # type: ignore[operator]
             self.add_error("until", "The last day must not come before the first.")
         return data

@@ -412,8 +412,12 @@ def create_export(*, user: Any, filters: ExportFilters, since_head: int | None =
 
     A previous head and a consistency proof from it go into the manifest: the head of
     `since_head` entries when given (an auditor's earlier export, to show the ledger only grew
-    since), else the latest head. Raises InvalidInput if no head of `since_head` entries exists.
+    since), else the latest head. Raises InvalidInput, before writing anything, if the period is
+    implausible (exports.period_problem) or no head of `since_head` entries exists.
     """
+    problem = exports.period_problem(filters.since, filters.until)
+    if problem:
+        raise InvalidInput(problem)
     export_id = uuid.uuid4()
     if since_head is None:
         previous = latest_head()

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rest_framework.test import APIClient
 
-from audit.models import LedgerEntry
+from audit.models import LedgerEntry, LedgerExport
 from audit.services import Actor, record_event
 from audit.signing import manifest_message
 from tests.audit.conftest import run_verifier
@@ -247,6 +247,11 @@ def test_filters_select_by_time_actor_action_and_recording(auditor, tmp_path) ->
         {"case_id": "not-a-uuid"},
         {"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
         {"action": "x" * 65},
+        {"since": "0999-12-31T00:00:00Z"},  # was created, then its files answered 500
+        {"since": "0001-01-01T00:00:00+01:00"},  # before the year 1 in UTC
+        {"until": "1999-12-31T23:59:59Z"},
+        {"until": "9999-12-31T23:00:00-05:00"},  # after the year 9999 in UTC
+        {"since": "2026-02-01T00:00:00Z", "until": "2026-02-01T00:00:00Z"},
     ],
 )
 def test_bad_filters_get_a_json_error_and_no_ledger_event(auditor, body) -> None:
@@ -254,6 +259,18 @@ def test_bad_filters_get_a_json_error_and_no_ledger_event(auditor, body) -> None
     assert response.status_code == 400
     assert response.json()["error"] == "invalid" and response.json()["detail"]
     assert not LedgerEntry.objects.filter(action="ledger.exported").exists()
+    assert not LedgerExport.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_export_from_the_earliest_to_the_latest_date_accepted_downloads_and_verifies(
+    auditor, tmp_path
+) -> None:
+    """Its filters are stored as text and parsed again for every download, so each accepted date
+    must come back from that text (a year under 1000 was stored unpadded, and downloads failed)."""
+    fill_ledger()
+    files = export(auditor, tmp_path, since="2000-01-01T00:00:00Z", until="9999-12-31T00:00:00Z")
+    assert verdict(files)[0] == 0 and verdict(files, "csv")[0] == 0
 
 
 @pytest.mark.django_db

@@ -78,6 +78,16 @@ def test_the_export_button_writes_the_event_and_offers_the_files(auditor_page) -
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("dates", [{"since": "0001-01-01"}, {"until": "1999-12-31"}, {"until": "9999-12-31"}])
+def test_an_export_of_implausible_dates_is_refused_before_anything_is_written(auditor_page, dates) -> None:
+    """From 0001-01-01 made an export whose files could never be downloaded."""
+    response = auditor_page.post("/audit/exports/", dates)
+    assert response.status_code == 400 and "between the years 2000 and 9999" in response.content.decode()
+    assert not LedgerEntry.objects.filter(action="ledger.exported").exists()
+    assert not LedgerExport.objects.exists()
+
+
+@pytest.mark.django_db
 def test_only_auditors_see_the_page(client, operator) -> None:
     from django.contrib.auth import get_user_model
 
