@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import isodate
@@ -42,6 +42,8 @@ from retention.services import place_legal_hold, release_legal_hold
 User = AbstractBaseUser | AnonymousUser
 # Answer a complaint within one month (GDPR art. 12(3)); the officer may set another deadline.
 RESPONSE_TIME = timedelta(days=30)
+CLOCK_SKEW = timedelta(minutes=5)  # an officer's clock may run a little ahead of ours
+EARLIEST_RECEIVED = datetime(2000, 1, 1, tzinfo=UTC)  # before any recording this vault holds
 
 
 def customer_hash(customer_ref: str) -> str:
@@ -147,14 +149,14 @@ def open_case(
     require_role(officer, OFFICER, "open a complaint case")
     now = timezone.now()
     received_at = received_at or now
-    if received_at > now + timedelta(minutes=5):
-        raise InvalidInput("received_at must not be in the future.", code="received_in_future")
+    respond_by = respond_by or received_at + RESPONSE_TIME
+    _check_case_dates(received_at=received_at, respond_by=respond_by, now=now)
     case = ComplaintCase(
         customer_ref=_clean_text(customer_ref, field="customer_ref", code="customer_ref_required"),
         channel=channel,
         complaint=_clean_text(complaint, field="complaint", code="complaint_required"),
         received_at=received_at,
-        respond_by=respond_by or received_at + RESPONSE_TIME,
+        respond_by=respond_by,
         opened_by=officer,
         opened_at=now,
     )
@@ -173,6 +175,18 @@ def open_case(
         )
         _link(case=case, sessions=sessions, officer=officer)
     return case
+
+
+def _check_case_dates(*, received_at: datetime, respond_by: datetime, now: datetime) -> None:
+    """Dates a person typed wrong, refused before anything is kept (for the API and the page)."""
+    if received_at > now + CLOCK_SKEW:
+        raise InvalidInput("received_at must not be in the future.", code="received_in_future")
+    if received_at < EARLIEST_RECEIVED:
+        raise InvalidInput("received_at must not be before 2000.", code="received_implausibly_early")
+    if respond_by < received_at:
+        raise InvalidInput(
+            "respond_by must not come before received_at.", code="respond_by_before_received_at"
+        )
 
 
 def _link(*, case: ComplaintCase, sessions: list[Session], officer: Any) -> list[CaseSession]:

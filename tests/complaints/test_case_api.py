@@ -83,6 +83,34 @@ def test_bad_input_is_a_json_error_and_nothing_is_kept(staff, body, code) -> Non
     assert not ComplaintCase.objects.exists() and not LegalHold.objects.exists()
 
 
+def _later(**delta: float) -> str:
+    return (timezone.now() + timedelta(**delta)).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("dates", "code"),
+    [
+        ({"received_at": _later(days=-2), "respond_by": _later(days=-3)}, "respond_by_before_received_at"),
+        ({"respond_by": _later(days=-1)}, "respond_by_before_received_at"),  # received now
+        ({"received_at": _later(hours=1)}, "received_in_future"),
+        ({"received_at": "1900-01-01T00:00:00Z"}, "received_implausibly_early"),
+        ({"received_at": "1999-12-31T23:59:59Z", "respond_by": _later(days=1)}, "received_implausibly_early"),
+    ],
+)
+def test_implausible_case_dates_are_refused_and_nothing_is_kept(staff, dates, code) -> None:
+    body = {"customer_ref": "C", "channel": "phone", "complaint": "x", **dates}
+    answer = post(staff_client(staff.officer), "/api/v1/cases", body)
+    assert answer.status_code == 400
+    assert answer.json()["error"] == code and answer.json()["detail"]
+    assert not ComplaintCase.objects.exists() and not LegalHold.objects.exists()
+
+
+def test_a_complaint_received_moments_ahead_of_our_clock_is_accepted(staff) -> None:
+    """A few minutes of clock skew between the officer's machine and ours are not an error."""
+    body = {"customer_ref": "C", "channel": "phone", "complaint": "x", "received_at": _later(minutes=2)}
+    assert post(staff_client(staff.officer), "/api/v1/cases", body).status_code == 201
+
+
 def test_malformed_json_is_a_json_error(staff) -> None:
     client = staff_client(staff.officer)
     answer = client.post(

@@ -176,6 +176,19 @@ def test_a_case_needs_a_complaint_and_a_channel(staff, make_session) -> None:
     assert search.actor_id == str(staff.officer.pk) and search.details["found"] == 1
 
 
+def test_a_complaint_received_before_2000_is_refused_on_the_form(staff) -> None:
+    answer = client_for(staff, "officer").post(
+        reverse("complaints:case-new"),
+        {
+            "action": "open", "customer_ref": "CUST-0042", "channel": "phone", "complaint": "x",
+            "received_at": "1900-01-01T09:00",
+        },
+    )  # fmt: skip
+    assert answer.status_code == 400
+    assert b"received_at must not be before 2000" in answer.content
+    assert not ComplaintCase.objects.exists()
+
+
 def test_another_customers_session_cannot_be_picked(staff, make_session) -> None:
     foreign = make_session("CUST-OTHER")
     answer = client_for(staff, "officer").post(
