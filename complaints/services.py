@@ -98,6 +98,8 @@ def search_sessions(
 
     require_role(officer, OFFICER, "search a customer's sessions")
     customer_ref = _clean_text(customer_ref, field="customer_ref", code="customer_ref_required")
+    if started_from and started_until and started_until <= started_from:
+        raise InvalidInput("The end of the range must come after its start.", code="invalid_range")
     sessions = find_sessions(
         customer_ref=customer_ref, started_from=started_from, started_until=started_until
     )

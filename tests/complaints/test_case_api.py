@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from audit.models import LedgerEntry
 from complaints.models import ComplaintCase
 from recorder.models import Recording
 from retention.models import LegalHold
@@ -109,6 +110,21 @@ def test_a_complaint_received_moments_ahead_of_our_clock_is_accepted(staff) -> N
     """A few minutes of clock skew between the officer's machine and ours are not an error."""
     body = {"customer_ref": "C", "channel": "phone", "complaint": "x", "received_at": _later(minutes=2)}
     assert post(staff_client(staff.officer), "/api/v1/cases", body).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "bounds",
+    [
+        {"started_from": "2026-02-01T00:00:00Z", "started_until": "2026-01-01T00:00:00Z"},
+        {"started_from": "2026-02-01T00:00:00Z", "started_until": "2026-02-01T00:00:00Z"},
+    ],
+)
+def test_a_search_whose_range_ends_before_it_starts_is_refused_off_the_record(staff, bounds) -> None:
+    """The page refused it; the API answered 200 with no sessions (and a search on record)."""
+    answer = staff_client(staff.officer).get("/api/v1/session-search", {"customer_ref": "C", **bounds})
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "invalid_range" and answer.json()["detail"]
+    assert not LedgerEntry.objects.filter(action="sessions.searched").exists()
 
 
 def test_malformed_json_is_a_json_error(staff) -> None:
