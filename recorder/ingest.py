@@ -125,6 +125,10 @@ def _check_length(content_length: int | None) -> int:
             code="length_required",
             status_code=status.HTTP_411_LENGTH_REQUIRED,
         )
+    if content_length == 0:
+        # The body is read to exactly Content-Length (shorter is body_incomplete), so this is the
+        # one way a body turns out empty; refused before any row, object or byte exists.
+        raise InvalidInput("The recording is empty: send the session's recording.", code="empty_recording")
     if content_length > settings.RECORDING_MAX_BYTES:
         raise DomainError(
             f"The recording is larger than the limit of {settings.RECORDING_MAX_BYTES} bytes.",

@@ -167,9 +167,18 @@ def test_a_recording_over_the_size_limit_is_refused(api, session_id, store, age_
     assert_nothing_kept(store, session_id)
 
 
-def test_an_empty_recording_is_sealed_too(api, session_id, store, age_keys) -> None:
+def test_an_empty_recording_is_refused_and_does_not_take_the_sessions_slot(
+    api, session_id, store, age_keys
+) -> None:
+    """An empty body used to be sealed and locked, and the real upload then got 409."""
     response = upload(api, session_id, b"")
-    assert response.status_code == 201 and response.json()["size"] == 0
+    assert response.status_code == 400
+    assert response.json()["error"] == "empty_recording" and response.json()["detail"]
+    assert_nothing_kept(store, session_id)
+    assert LedgerEntry.objects.get(action="recording.rejected").details == {"reason": "empty_recording"}
+    body = content(1000)
+    response = upload(api, session_id, body)
+    assert response.status_code == 201 and response.json()["size"] == len(body)
 
 
 def test_an_upload_without_content_length_is_refused(api, session_id, store, age_keys) -> None:
