@@ -92,5 +92,6 @@ def assign_role(*, user: PermissionsMixin, role: str) -> None:
     sync_role_groups()
     groups = user.groups
     with transaction.atomic():
-        groups.remove(*Group.objects.filter(name__in=ROLES).exclude(name=role))
+        # Only the groups the user is in: a change is a ledger entry (complaints.staff_audit).
+        groups.remove(*groups.filter(name__in=ROLES).exclude(name=role))
         groups.add(Group.objects.get(name=role))

@@ -20,10 +20,14 @@ from tests.audit.test_ledger import behind_the_triggers_back
 
 CASE = uuid.UUID("00000000-0000-4000-8000-00000000cafe")
 RECORDING = uuid.UUID("00000000-0000-4000-8000-0000000000ee")
+# Entries before fill_ledger(): the auditor's role, given by the fixture (staff.role_changed).
+BASE = 1
 
 
 def fill_ledger() -> None:
-    """20 entries: plays of one recording in one case by two officers, and other events."""
+    """20 entries after the BASE ones: plays of one recording in one case by two officers, and
+    other events."""
+    assert LedgerEntry.objects.count() == BASE
     for n in range(20):
         if n % 3 == 0:
             record_event(
@@ -80,14 +84,16 @@ def test_an_export_verifies_offline_in_both_formats_without_django(exported) -> 
     assert manifest["count"] == 8 and manifest["filters"]["case_id"] == str(CASE)
     lines = exported["jsonl"].read_bytes().splitlines()
     # the seven plays of the case, and the export of the case itself
-    assert [json.loads(line)["entry"]["seq"] for line in lines] == [1, 4, 7, 10, 13, 16, 19, 21]
+    assert [json.loads(line)["entry"]["seq"] for line in lines] == [
+        BASE + seq for seq in (1, 4, 7, 10, 13, 16, 19, 21)
+    ]
 
 
 @pytest.mark.django_db
 def test_the_export_is_itself_a_ledger_event_covered_by_its_head(exported) -> None:
     manifest = json.loads(exported["manifest"].read_text())
     event = LedgerEntry.objects.get(action="ledger.exported")
-    assert event.seq == manifest["export_seq"] == 21 == manifest["head"]["tree_size"]
+    assert event.seq == manifest["export_seq"] == BASE + 21 == manifest["head"]["tree_size"]
     assert event.actor_label == "audrey" and event.details["filters"]["case_id"] == str(CASE)
     assert event.case_id == CASE  # so exports of a case show up in the case's own history
 
@@ -98,12 +104,12 @@ def test_an_unfiltered_export_holds_every_entry_and_proves_its_completeness(audi
     files = export(auditor, tmp_path)
     code, output = verdict(files)
     assert code == 0, output
-    assert len(files["jsonl"].read_bytes().splitlines()) == 21
+    assert len(files["jsonl"].read_bytes().splitlines()) == BASE + 21
     lines = files["jsonl"].read_bytes().splitlines(keepends=True)
     files["jsonl"].write_bytes(b"".join(lines[:-1]))  # drop the last entry, and...
     manifest = json.loads(files["manifest"].read_text())
     code, output = verdict(files)
-    assert code == 1 and "removed" in output and manifest["count"] == 21
+    assert code == 1 and "removed" in output and manifest["count"] == BASE + 21
 
 
 def rewrite_lines(path: Path, change) -> None:  # type: ignore[no-untyped-def]
@@ -122,7 +128,7 @@ def alter_entry(lines: list[bytes]) -> list[bytes]:
 @pytest.mark.parametrize(
     ("change", "says"),
     [
-        (alter_entry, "entry seq 7 (line 3) is not proven included"),
+        (alter_entry, f"entry seq {BASE + 7} (line 3) is not proven included"),
         (lambda lines: lines[:3] + lines[4:], "the file holds 7: entries were removed"),
         (lambda lines: [lines[1], lines[0], *lines[2:]], "out of order"),
         (lambda lines: [*lines[:2], lines[2], *lines[2:]], "out of order or repeated"),
@@ -142,11 +148,11 @@ def test_the_verifier_catches_a_genuine_entry_inserted_from_another_export(
     auditor, exported, tmp_path
 ) -> None:
     everything = export(auditor, tmp_path, name="all")
-    outsider = everything["jsonl"].read_bytes().splitlines(keepends=True)[1]  # seq 2, not the case's
+    outsider = everything["jsonl"].read_bytes().splitlines(keepends=True)[BASE + 1]  # not the case's
     rewrite_lines(exported["jsonl"], lambda lines: [lines[0], outsider, *lines[1:]])
     code, output = verdict(exported)
     assert code == 1
-    assert "entry seq 2 (line 2) is not proven included" in output  # proven against another head
+    assert f"entry seq {BASE + 2} (line 2) is not proven included" in output  # against another head
 
 
 @pytest.mark.django_db
@@ -200,11 +206,11 @@ def test_tampering_in_the_database_is_caught_by_the_verifier_of_an_export_coveri
 ) -> None:
     fill_ledger()
     behind_the_triggers_back(
-        "UPDATE audit_ledgerentry SET actor_label = %s WHERE seq = 4", ["someone-else"]
+        "UPDATE audit_ledgerentry SET actor_label = %s WHERE seq = %s", ["someone-else", BASE + 4]
     )  # a superuser hides who played the recording
     files = export(auditor, tmp_path, case_id=str(CASE))
     code, output = verdict(files)
-    assert code == 1 and "entry seq 4 (line 2) is not proven included" in output
+    assert code == 1 and f"entry seq {BASE + 4} (line 2) is not proven included" in output
 
 
 @pytest.mark.django_db
