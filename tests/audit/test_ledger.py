@@ -161,7 +161,7 @@ def test_the_admin_shows_the_ledger_but_lets_nobody_change_it(admin_user) -> Non
     assert not model_admin.has_delete_permission(request)
 
 
-def behind_the_triggers_back(sql: str, params: list[str] | None = None) -> None:
+def behind_the_triggers_back(sql: str, params: list[object] | None = None) -> None:
     """Tamper as a database superuser would: with the append-only trigger disabled."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
