@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 
 from audit.models import LedgerEntry
 from complaints import selectors
+from complaints.access import parse_uuid
 from complaints.models import AccessGrant, AccessRequest, ComplaintCase
 from config.charts import Chart, Label, Line, Rect, Series
 from recorder import timeline
@@ -338,9 +339,8 @@ def recording_in_active_grant(
 
 def linked_recording_id(*, case: ComplaintCase, recording_id: uuid.UUID | str) -> uuid.UUID | None:
     """The id of the recording if one of `case`'s linked sessions has it, else None."""
-    try:
-        parsed = uuid.UUID(str(recording_id))
-    except ValueError:
+    parsed = parse_uuid(recording_id)
+    if parsed is None:
         return None
     linked = Recording.objects.filter(id=parsed, session__case_links__case=case).values_list("id", flat=True)
     return linked.first()

@@ -29,17 +29,10 @@ from complaints.forms import CloseCaseForm, DecisionForm, JustificationForm, Ope
 from complaints.models import ComplaintCase
 from complaints.step_up import recently_authenticated, step_up_url
 from config.errors import Conflict, Forbidden, InvalidInput, NotFound
-from config.roles import ROLE_PERMISSIONS, role_of
+from config.roles import role_may
 from recorder.models import Session
 
 View = Callable[..., HttpResponse]
-
-
-def role_may(user: Any, permission: str) -> bool:
-    """Whether the user's role carries `permission`. Roles decide, as in the workflow's services:
-    a superuser without a role is refused here too."""
-    role = role_of(user)
-    return role is not None and permission in ROLE_PERMISSIONS[role] and user.has_perm(permission)
 
 
 def staff_page(permission: str) -> Callable[[View], View]:

@@ -8,6 +8,7 @@ workflow creates (`complaints.services`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -72,6 +73,13 @@ def role_of(user: AbstractBaseUser | AnonymousUser) -> str | None:
         return None
     names = set(user.groups.values_list("name", flat=True))
     return next((role for role in ROLES if role in names), None)
+
+
+def role_may(user: Any, permission: str) -> bool:
+    """Whether the user's role carries `permission`. Roles decide, as in the complaint workflow's
+    services: a superuser without a role may not, whatever has_perm() says."""
+    role = role_of(user)
+    return role is not None and permission in ROLE_PERMISSIONS[role] and user.has_perm(permission)
 
 
 def users_with_role(role: str) -> QuerySet[AbstractBaseUser]:

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 
-from config.roles import ROLE_PERMISSIONS, role_of
+from config.roles import role_may, role_of
 
 # (url name, title, permission that opens it, what it is for); a section whose app is not
 # installed is left out.
@@ -44,13 +44,11 @@ SECTIONS = (
 def sections_for(user: Any, *, current_path: str = "") -> list[dict[str, Any]]:
     """The sections `user` may open, each marked `current` when `current_path` lies inside it."""
     sections: list[dict[str, Any]] = []
-    role = role_of(user)
     for url_name, title, permission, purpose in SECTIONS:
-        if not user.has_perm(permission):
-            continue
         # The complaint workflow's pages check the role, not only the permission (a superuser
         # without a role is refused there): offer them only to the roles that carry them.
-        if url_name.startswith("complaints:") and (role is None or permission not in ROLE_PERMISSIONS[role]):
+        complaint_page = url_name.startswith("complaints:")
+        if not (role_may(user, permission) if complaint_page else user.has_perm(permission)):
             continue
         try:
             url = reverse(url_name)
