@@ -111,11 +111,19 @@ def parse_csv(lines: Iterator[str]) -> Iterator[tuple[dict[str, Any], list[bytes
         yield fields, [bytes.fromhex(p) for p in cell["inclusion_proof"].split()]
 
 
+def in_time_order(spelling: str) -> str:
+    """A canonical time that compares as text in time order. Exports made before the years were
+    limited to 2000-9999 may name a year under 1000, which strftime wrote unpadded."""
+    year, dash, rest = spelling.partition("-")
+    return year.zfill(4) + dash + rest if year.isdigit() else spelling
+
+
 def matches(fields: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
     """Whether an entry is one the filters select (times compare as their canonical spelling)."""
-    if filters.get("since") and fields["recorded_at"] < filters["since"]:
+    recorded_at = in_time_order(fields["recorded_at"])
+    if filters.get("since") and recorded_at < in_time_order(filters["since"]):
         return False
-    if filters.get("until") and fields["recorded_at"] >= filters["until"]:
+    if filters.get("until") and recorded_at >= in_time_order(filters["until"]):
         return False
     if filters.get("actor") and fields["actor"]["label"] != filters["actor"]:
         return False

@@ -280,6 +280,31 @@ def test_an_export_from_the_earliest_to_the_latest_date_accepted_downloads_and_v
 
 
 @pytest.mark.django_db
+def test_an_export_stored_before_the_dates_rule_with_a_year_under_1000_still_downloads(
+    auditor, tmp_path
+) -> None:
+    """Such an export was created, and its filters kept with the year unpadded, as strftime spells
+    it; every download of its files answered 500."""
+    fill_ledger()
+    response = auditor.post("/api/v1/audit/exports", {"since": "2000-01-01T00:00:00Z"}, format="json")
+    export_row = LedgerExport.objects.get(id=response.json()["id"])
+    export_row.filters = {**export_row.filters, "since": "999-12-31T00:00:00.000000Z"}  # as it was stored
+    export_row.save(update_fields=["filters"])
+    files = {}
+    for kind in ("jsonl", "csv", "manifest"):
+        download = auditor.get(response.json()["links"][kind])
+        assert download.status_code == 200, download.content
+        body = b"".join(download.streaming_content) if download.streaming else download.content
+        files[kind] = tmp_path / kind
+        files[kind].write_bytes(body)
+    files["key"] = tmp_path / "ledger.pub"
+    files["key"].write_text(auditor.get("/api/v1/audit/public-key").json()["public_key_pem"])
+    assert json.loads(files["manifest"].read_text())["filters"]["since"] == "999-12-31T00:00:00.000000Z"
+    assert verdict(files)[0] == 0 and verdict(files, "csv")[0] == 0
+    assert len(files["jsonl"].read_bytes().splitlines()) == BASE + 21
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("export_id", ["-" * 36, "0" * 36, str(uuid.uuid4())])
 def test_a_file_of_a_malformed_or_unknown_export_is_a_json_404(auditor, export_id: str) -> None:
     """The fuzzer's find: 36 hex digits and dashes that are no UUID answered 500."""
