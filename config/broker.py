@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import uuid
-from time import monotonic
 from typing import Any
 
 from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
 from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
+
+# A publish writes a few kilobytes and syncs them: a `.partial` file this old belongs to a
+# publisher that crashed mid-write (or was killed), and no process will ever finish it.
+STALE_PARTIAL_SECONDS = 600
 
 
 class Channel(filesystem.Channel):
@@ -27,12 +31,29 @@ class Channel(filesystem.Channel):
     consumer either does not see the message yet or sees all of it.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._remove_stale_partials()
+
+    def _remove_stale_partials(self) -> None:
+        """Remove what crashed publishers left: each process that opens the broker (web, worker,
+        beat) sweeps once, so the queue folder does not fill with files nothing reads."""
+        too_old = time.time() - STALE_PARTIAL_SECONDS
+        with contextlib.suppress(FileNotFoundError):
+            with os.scandir(self.data_folder_out) as entries:
+                for entry in entries:
+                    if not (entry.name.startswith(".") and entry.name.endswith(".msg.partial")):
+                        continue
+                    with contextlib.suppress(FileNotFoundError):  # another process swept it first
+                        if entry.stat().st_mtime < too_old:
+                            os.remove(entry.path)
+
     # kombu's filesystem Channel already names AbstractChannel's `message` `payload`: mypy
     # cannot accept one name for both supertypes, so this keeps the one it overrides.
     def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         data = str_to_bytes(dumps(payload))
         # The name kombu gives a message: its consumers sort on the leading milliseconds.
-        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        name = f"{round(time.monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         # `_get`, `_size` and `_purge` match names whose part after the first "." is
         # "<queue>.msg"; this one ends in ".partial", so none of them ever touches it.

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from queue import Empty
 from typing import Any
@@ -14,6 +15,8 @@ from typing import Any
 import pytest
 from kombu import Connection
 from kombu.utils import json as kombu_json
+
+from config.broker import STALE_PARTIAL_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,6 +81,25 @@ def test_a_message_being_published_is_not_consumed_until_it_is_whole(tmp_path: P
         with pytest.raises(Empty):  # exactly once
             consumer.default_channel._get("celery")
     assert os.listdir(tmp_path / "queue") == []  # nothing half-written is left behind
+
+
+def test_what_a_crashed_publisher_left_is_removed_and_a_publish_under_way_is_not(tmp_path: Path) -> None:
+    """A publisher killed mid-write leaves its `.partial` file, which no consumer reads."""
+    queue = tmp_path / "queue"
+    queue.mkdir()
+    crashed = queue / ".1000_dead.celery.msg.partial"
+    crashed.write_bytes(b'{"body": ')
+    old = time.time() - STALE_PARTIAL_SECONDS - 60
+    os.utime(crashed, (old, old))
+    under_way = queue / ".2000_alive.celery.msg.partial"  # another process is writing it now
+    under_way.write_bytes(b'{"bo')
+    someone_elses = queue / "notes.txt"
+    someone_elses.write_text("not the broker's")
+    os.utime(someone_elses, (old, old))
+    with file_broker(tmp_path) as broker:
+        broker.default_channel._put("celery", {"body": "whole"})
+        assert broker.default_channel._get("celery") == {"body": "whole"}
+    assert sorted(os.listdir(queue)) == [under_way.name, someone_elses.name]
 
 
 def test_the_embedded_default_broker_uses_the_atomic_file_transport(tmp_path: Path) -> None:
