@@ -9,7 +9,9 @@ the pages of the plaintext file and of the sealed payload are dropped from the p
 media element plays. Medians over several runs.
 
 A second reference, for scale: the same range of the plaintext served over HTTP by the same
-server with nothing in between (bench/plain_range_server.py), also cold. Run:
+server with nothing in between (bench/plain_range_server.py), also cold; and a floor: that plus
+one synced SQLite commit on the same disk, the least any server in this stack waits for when it
+writes the ledger entry before the first byte, before it signs anyone in or decrypts. Run:
 `.venv/bin/python bench/playback.py --sizes 100M,1G,4G`. With `--postgres URL` (a server,
 e.g. postgres://postgres@127.0.0.1:5432/postgres) the service runs on a scratch database made
 there and dropped afterwards, as console nodes run, instead of the embedded SQLite.
@@ -181,6 +183,30 @@ def plaintext_read(path: Path, offset: int) -> float:
     return elapsed
 
 
+class SyncedCommit:
+    """One synced commit of a ledger-sized row in SQLite (WAL, synchronous=FULL: the embedded
+    default's settings) on the same disk: the least the vault must wait for before a first byte,
+    since the issue has the ledger entry written before it."""
+
+    def __init__(self, folder: Path) -> None:
+        import sqlite3
+
+        self.db = sqlite3.connect(folder / "commit-probe.sqlite3", isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("CREATE TABLE entry (seq INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+
+    def time(self) -> float:
+        started = time.perf_counter()
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute("INSERT INTO entry (body) VALUES (?)", (os.urandom(400),))
+        self.db.execute("COMMIT")
+        return time.perf_counter() - started
+
+    def close(self) -> None:
+        self.db.close()
+
+
 def ranged_get(port: int, cookie: str, url: str, offset: int) -> tuple[float, float, bytes]:
     """(time to the first byte of the answer, time to its last byte, body) of one Range request."""
     request = (
@@ -261,6 +287,7 @@ def main() -> None:
         token = vault.prepare()
         rows = []
         back_to_back = (0, 0.0, 0.0, 0.0)
+        commit = SyncedCommit(work)
         with vault.serving(), plain_server(work, vault.env) as plain_port:
             inputs, sessions = {}, []
             for n, size in enumerate(sizes):
@@ -285,7 +312,7 @@ def main() -> None:
                 offset = size // 2 + 12345  # the middle, not aligned to a chunk
                 with open(source, "rb") as handle:
                     expected = os.pread(handle.fileno(), RANGE, offset)
-                vault_ttfb, vault_total, plain, kept_ttfb, plain_http = [], [], [], [], []
+                vault_ttfb, vault_total, plain, kept_ttfb, plain_http, commits = [], [], [], [], [], []
                 kept = KeptAlive(vault.port, state["cookie"])
                 kept.ranged_get(url, 0)  # the player's first request opened the connection
                 for _ in range(args.runs):
@@ -303,6 +330,7 @@ def main() -> None:
                     first, _, body = ranged_get(plain_port, "", f"/{source.name}", offset)
                     assert body == expected
                     plain_http.append(first)
+                    commits.append(commit.time())
                 kept.close()
                 if session_id == sessions[0] and args.back_to_back:
                     cpu_before = worker_cpu(vault)
@@ -321,17 +349,29 @@ def main() -> None:
                     back_to_back = (size, statistics.median(warm), cpu, alone)
                 rows.append((size, statistics.median(plain), statistics.median(plain_http),
                              statistics.median(vault_ttfb), statistics.median(vault_total),
-                             statistics.median(kept_ttfb)))  # fmt: skip
+                             statistics.median(kept_ttfb), statistics.median(commits)))  # fmt: skip
                 source.unlink()
+        commit.close()
         print(f"\nRange of {RANGE // 1024} KiB from the middle; medians of {args.runs} cold runs\n")
         print("| recording | plaintext pread | vault TTFB, new connection | vault whole range | TTFB / pread "
               "| vault TTFB, kept-alive connection | TTFB / pread | plaintext over HTTP, new connection "
               "| vault TTFB / plaintext over HTTP |")  # fmt: skip
         print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-        for size, plain_s, http_s, ttfb_s, total_s, kept_s in rows:
+        for size, plain_s, http_s, ttfb_s, total_s, kept_s, _ in rows:
             print(f"| {human(size)} | {plain_s * 1e3:.2f} ms | {ttfb_s * 1e3:.2f} ms | "
                   f"{total_s * 1e3:.2f} ms | {ttfb_s / plain_s:.1f}x | {kept_s * 1e3:.2f} ms | "
                   f"{kept_s / plain_s:.1f}x | {http_s * 1e3:.2f} ms | {ttfb_s / http_s:.1f}x |")  # fmt: skip
+        print(
+            "\nA floor for any server that speaks HTTP from Python and syncs a ledger entry before the "
+            "first byte, with no sign-in, grant or decryption: plaintext over HTTP plus one synced "
+            "SQLite commit on the same disk (medians of the same runs)\n"
+        )
+        print("| recording | synced commit | floor: HTTP + commit | floor / pread | vault TTFB / floor |")
+        print("| --- | --- | --- | --- | --- |")
+        for size, plain_s, http_s, ttfb_s, _, _, commit_s in rows:
+            floor = http_s + commit_s
+            print(f"| {human(size)} | {commit_s * 1e3:.2f} ms | {floor * 1e3:.2f} ms | "
+                  f"{floor / plain_s:.1f}x | {ttfb_s / floor:.1f}x |")  # fmt: skip
         if args.back_to_back:
             size, median, cpu, alone = back_to_back
             print(f"\n{args.back_to_back} requests in a row into the {human(size)} recording, warm: "
