@@ -1,11 +1,12 @@
-"""Requests gunicorn refuses before Django runs (a URL over 4 KB, a malformed request line or
-header, too many headers) get the API's error shape, JSON with a code and a sentence, not
-gunicorn's HTML page; the server goes on serving."""
+"""gunicorn as gunicorn.conf.py sets it up: requests gunicorn refuses before Django runs (a URL
+over 4 KB, a malformed request line or header, too many headers) get the API's error shape, JSON
+with a code and a sentence, not gunicorn's HTML page; and no control socket is opened."""
 
 from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +43,14 @@ def test_requests_gunicorn_refuses_get_a_json_error_and_the_server_goes_on() -> 
             assert "<html" not in body.decode()
         healthy = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
         assert answer_to(server, healthy)[0] == 200
+
+
+def test_the_server_opens_no_control_socket(tmp_path: Path) -> None:
+    """gunicorn 27 otherwise listens on $XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl,
+    where any process of the same user may resize, reload or stop it."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    with LiveServer(HOME=str(tmp_path), XDG_RUNTIME_DIR=str(runtime)) as server:
+        assert answer_to(server, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")[0] == 200
+        assert not (runtime / "gunicorn.ctl").exists()
+        assert not (tmp_path / ".gunicorn").exists()
