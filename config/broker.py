@@ -1,9 +1,11 @@
 """The embedded default's Celery broker: kombu's filesystem transport, with messages that appear in
-the queue folder only once they are whole (kombu 5.7.0 creates the file there, then writes it)."""
+the queue folder only once they are whole (kombu 5.7.0 creates the file there, then writes it),
+and that are claimed by one consumer inside VAULT_DATA_DIR (kombu moves them through /tmp)."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import time
 import uuid
@@ -11,8 +13,9 @@ from typing import Any
 
 from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
-from kombu.utils.encoding import str_to_bytes
-from kombu.utils.json import dumps
+from kombu.transport.virtual import Empty
+from kombu.utils.encoding import bytes_to_str, str_to_bytes
+from kombu.utils.json import dumps, loads
 
 # A publish writes a few kilobytes and syncs them: a `.partial` file this old belongs to a
 # publisher that crashed mid-write (or was killed), and no process will ever finish it.
@@ -69,6 +72,37 @@ class Channel(filesystem.Channel):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(partial)
             raise ChannelError(f"Cannot add file {final!r} to directory") from error
+
+    def _get(self, queue: str, timeout: float | None = None) -> Any:
+        """The oldest whole message of `queue`, claimed by an atomic rename into the processed
+        folder, read and removed. kombu's own `_get` moves it into the system's temporary folder
+        when processed messages are not kept: the message leaves VAULT_DATA_DIR for a folder
+        other users can list, and where that folder is another filesystem the move is a copy
+        then a delete, during which a second consumer can copy the same message."""
+        wanted = f"{queue}.msg"
+        for name in sorted(os.listdir(self.data_folder_in)):
+            if name.partition(".")[2] != wanted:
+                continue
+            claimed = os.path.join(self.processed_folder, name)
+            try:
+                os.rename(os.path.join(self.data_folder_in, name), claimed)
+            except FileNotFoundError:
+                continue  # another consumer claimed it first
+            except OSError as error:
+                if error.errno == errno.EXDEV:
+                    raise ChannelError(
+                        "The broker's queue and processed folders must be on one filesystem."
+                    ) from error
+                raise ChannelError(f"Cannot claim {name!r} from the queue.") from error
+            try:
+                with open(claimed, "rb") as file:
+                    payload = file.read()
+            except OSError as error:
+                raise ChannelError(f"Cannot read {claimed!r} from the queue.") from error
+            if not self.store_processed:
+                os.remove(claimed)
+            return loads(bytes_to_str(payload))
+        raise Empty()
 
 
 class Transport(filesystem.Transport):

@@ -48,9 +48,15 @@ def held_serializer():
 
 def file_broker(folder: Path) -> Connection:
     """A connection to the file broker the embedded default uses (`filesystem://`), in `folder`."""
-    queue = folder / "queue"
+    queue, processed = folder / "queue", folder / "processed"
     queue.mkdir(exist_ok=True)
-    options = {"data_folder_in": str(queue), "data_folder_out": str(queue), "store_processed": False}
+    processed.mkdir(exist_ok=True)
+    options = {
+        "data_folder_in": str(queue),
+        "data_folder_out": str(queue),
+        "processed_folder": str(processed),
+        "store_processed": False,
+    }
     return Connection("filesystem://", transport_options=options)
 
 
@@ -81,6 +87,57 @@ def test_a_message_being_published_is_not_consumed_until_it_is_whole(tmp_path: P
         with pytest.raises(Empty):  # exactly once
             consumer.default_channel._get("celery")
     assert os.listdir(tmp_path / "queue") == []  # nothing half-written is left behind
+
+
+# Paths the process renames files to or opens, while a test listens (sys.addaudithook: a hook
+# cannot be removed, so it stays installed and records only while `_LISTENING` holds a list).
+_LISTENING: list[list[str]] = []
+
+
+def _record_paths(event: str, args: tuple[Any, ...]) -> None:
+    if _LISTENING and event in ("os.rename", "shutil.move", "open"):
+        destination = args[1] if event in ("os.rename", "shutil.move") else args[0]
+        if isinstance(destination, (str, bytes, os.PathLike)):
+            _LISTENING[0].append(os.fsdecode(destination))
+
+
+sys.addaudithook(_record_paths)
+
+
+def test_each_message_is_consumed_once_and_never_leaves_the_data_folder(tmp_path: Path) -> None:
+    """Two consumers race over 200 messages. kombu's own `_get` moved each one into the system's
+    temporary folder to read it there, where other users can list it, and where that folder is
+    another filesystem the move is a copy then a delete, during which both could copy it."""
+    data = tmp_path / "data"
+    data.mkdir()
+    seen: list[int] = []
+    with file_broker(data) as publisher:
+        for n in range(200):
+            publisher.default_channel._put("celery", {"body": n})
+
+    def consume() -> None:
+        with file_broker(data) as consumer:
+            while True:
+                try:
+                    seen.append(consumer.default_channel._get("celery")["body"])
+                except Empty:
+                    return
+
+    paths: list[str] = []
+    _LISTENING.append(paths)
+    try:
+        threads = [threading.Thread(target=consume) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        _LISTENING.clear()
+    assert sorted(seen) == list(range(200))
+    assert os.listdir(data / "queue") == os.listdir(data / "processed") == []
+    message_paths = [path for path in paths if path.endswith(".msg")]
+    assert len(message_paths) >= 400  # each message claimed (renamed) and read (opened)
+    assert all(Path(path).is_relative_to(data) for path in message_paths), sorted(set(message_paths))[:3]
 
 
 def test_what_a_crashed_publisher_left_is_removed_and_a_publish_under_way_is_not(tmp_path: Path) -> None:
