@@ -14,6 +14,7 @@ from pathlib import Path
 
 import environ
 from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 from ops.logs import logging_config
 
@@ -148,14 +149,32 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 AUTHENTICATION_BACKENDS = [
-    # django-axes first: it counts failed sign-ins per user name and address and refuses more
-    # than AXES_FAILURE_LIMIT of them within AXES_COOLOFF_TIME.
+    # django-axes first: it counts failed sign-ins and refuses a sign-in once a failure limit
+    # below is reached within AXES_COOLOFF_TIME, before any password is checked.
     "axes.backends.AxesStandaloneBackend",
     # Django's ModelBackend with the per-request user lookup prebuilt (config/staff_backend.py).
     "config.staff_backend.StaffModelBackend",
 ]
-AXES_FAILURE_LIMIT = env.int("SIGNIN_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = timedelta(minutes=env.int("SIGNIN_LOCKOUT_MINUTES", default=15))
+
+
+def _at_least_one(name: str, default: int) -> int:
+    """A sign-in throttle number from the environment, refused at start below 1: axes pauses at
+    `failures >= limit`, so a limit of 0 pauses every sign-in, and a cool-off of 0 none."""
+    value = env.int(name, default=default)
+    if value < 1:
+        raise ImproperlyConfigured(f"{name} must be at least 1, not {value}")
+    return value
+
+
+# Three limits within the cool-off: one user name from one address (typos; a guess at one
+# account); any user names from one address (password spraying), higher, so that a few typos
+# each from an office behind one NAT address pause nobody; one user name from any addresses (a
+# guess spread over many), also higher. The wider two are config.signin_throttle's.
+AXES_HANDLER = "config.signin_throttle.SignInThrottle"
+AXES_FAILURE_LIMIT = _at_least_one("SIGNIN_FAILURE_LIMIT", default=5)
+SIGNIN_ADDRESS_FAILURE_LIMIT = _at_least_one("SIGNIN_ADDRESS_FAILURE_LIMIT", default=20)
+SIGNIN_USERNAME_FAILURE_LIMIT = _at_least_one("SIGNIN_USERNAME_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=_at_least_one("SIGNIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The address is the client's, not the load balancer's (config/clients.py): behind one, every
 # sign-in would otherwise share its address, and failures of one person lock out everyone.
@@ -163,6 +182,8 @@ AXES_CLIENT_IP_CALLABLE = "config.clients.client_address"
 # How many proxies of ours stand in front of gunicorn and append to X-Forwarded-For (a TLS load
 # balancer: 1). 0: the socket's address is the client's, and X-Forwarded-For is ignored.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# A success deletes the attempts of its own user name from its own address only (they are keyed
+# by AXES_LOCKOUT_PARAMETERS); the other rows, which the wider limits also count, stay.
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
