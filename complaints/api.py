@@ -10,13 +10,13 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import authentication, exceptions, permissions, serializers
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from complaints import selectors, services
 from complaints.models import AccessGrant, AccessRequest, ComplaintCase
+from config.pagination import PagedListView
 from recorder.api import ERROR, SessionOut
 
 
@@ -43,6 +43,12 @@ class StaffOnly(permissions.BasePermission):
 class StaffView(APIView):
     authentication_classes = [StaffSessionAuthentication]
     permission_classes = [StaffOnly]
+
+
+# A staff call whose GET answers one page of a list (`limit`, `offset`). No docstring: it would be
+# published as the description of each operation of its subclasses.
+class StaffListView(StaffView, PagedListView):
+    pass
 
 
 def _validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
@@ -192,7 +198,7 @@ class CloseIn(serializers.Serializer):
 # --- endpoints --------------------------------------------------------------------------------
 
 
-class SessionSearchView(StaffView):
+class SessionSearchView(StaffListView):
     @extend_schema(
         operation_id="search_sessions",
         parameters=[SessionSearchIn],
@@ -201,22 +207,17 @@ class SessionSearchView(StaffView):
     )
     def get(self, request: Request) -> Response:
         query = _validated(SessionSearchIn, request.query_params)
-        sessions = services.search_sessions(officer=request.user, **query)
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(sessions, request, view=self)
-        return paginator.get_paginated_response(SessionOut(page, many=True).data)
+        return self.page(request, services.search_sessions(officer=request.user, **query), SessionOut)
 
 
-class CaseListView(StaffView):
+class CaseListView(StaffListView):
     @extend_schema(
         operation_id="list_cases",
         responses={200: CaseOut(many=True), 403: ERROR},
         summary="Cases the caller may see: an officer's own, every case for a DPO",
     )
     def get(self, request: Request) -> Response:
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(services.visible_cases(user=request.user), request, view=self)
-        return paginator.get_paginated_response(CaseOut(page, many=True).data)
+        return self.page(request, services.visible_cases(user=request.user), CaseOut)
 
     @extend_schema(
         operation_id="open_case",
@@ -278,7 +279,7 @@ class CaseCloseView(StaffView):
         return Response(CaseOut(case).data)
 
 
-class PendingRequestsView(StaffView):
+class PendingRequestsView(StaffListView):
     @extend_schema(
         operation_id="list_pending_access_requests",
         responses={200: AccessRequestOut(many=True), 403: ERROR},
@@ -286,10 +287,7 @@ class PendingRequestsView(StaffView):
     )
     def get(self, request: Request) -> Response:
         services.require_approver(user=request.user)
-        paginator = LimitOffsetPagination()
-        pending = selectors.pending_access_requests(user=request.user)
-        page = paginator.paginate_queryset(pending, request, view=self)
-        return paginator.get_paginated_response(AccessRequestOut(page, many=True).data)
+        return self.page(request, selectors.pending_access_requests(user=request.user), AccessRequestOut)
 
 
 class ApproveView(StaffView):

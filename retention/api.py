@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import authentication, permissions, serializers
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from config.pagination import PagedListView
 from recorder.api import ERROR
 from retention.models import PurgeRun
 from retention.selectors import purge_runs
@@ -41,7 +40,7 @@ class PurgeRunOut(serializers.ModelSerializer):  # type: ignore[type-arg]
         ]
 
 
-class PurgeRunListView(APIView):
+class PurgeRunListView(PagedListView):
     authentication_classes = [authentication.SessionAuthentication]
     permission_classes = [CanViewPurgeRuns]
 
@@ -51,6 +50,4 @@ class PurgeRunListView(APIView):
         summary="Purge runs, newest first: counts shredded, purged, held back and failed",
     )
     def get(self, request: Request) -> Response:
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(purge_runs(), request, view=self)
-        return paginator.get_paginated_response(PurgeRunOut(page, many=True).data)
+        return self.page(request, purge_runs(), PurgeRunOut)
