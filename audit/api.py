@@ -66,7 +66,8 @@ class PublicKeyView(APIView):
                     "public_key": serializers.CharField(help_text="base64 of the raw 32 bytes"),
                     "public_key_pem": serializers.CharField(help_text="SubjectPublicKeyInfo PEM"),
                 },
-            )
+            ),
+            503: OpenApiResponse(ERROR, description="This node's signing key is missing or unreadable"),
         },
     )
     def get(self, request: Request) -> Response:
@@ -96,7 +97,7 @@ class HeadView(APIView):
     @extend_schema(
         operation_id="ledger_head",
         summary="The latest signed tree head of the ledger",
-        responses={200: HEAD, 401: ERROR, 403: ERROR, 404: ERROR},
+        responses={200: HEAD, 403: ERROR, 404: ERROR},
     )
     def get(self, request: Request) -> Response:
         head = latest_head()
@@ -166,7 +167,7 @@ class ExportListView(APIView):
             "Verify offline with `python -m audit.verify entries.jsonl manifest.json public-key.pem`."
         ),
         request=ExportIn,
-        responses={201: EXPORT_OUT, 400: ERROR, 401: ERROR, 403: ERROR},
+        responses={201: EXPORT_OUT, 400: ERROR, 403: ERROR},
     )
     def post(self, request: Request) -> Response:
         incoming = ExportIn(data=request.data)
@@ -181,9 +182,7 @@ class ExportDetailView(APIView):
     authentication_classes = [authentication.SessionAuthentication]
     permission_classes = [CanViewLedger]
 
-    @extend_schema(
-        operation_id="ledger_export", responses={200: EXPORT_OUT, 401: ERROR, 403: ERROR, 404: ERROR}
-    )
+    @extend_schema(operation_id="ledger_export", responses={200: EXPORT_OUT, 403: ERROR, 404: ERROR})
     def get(self, request: Request, export_id: str) -> Response:
         return Response(_export_json(request, get_object_or_404(LedgerExport, id=export_id)))
 
@@ -195,7 +194,7 @@ class ManifestView(APIView):
     @extend_schema(
         operation_id="ledger_export_manifest",
         summary="The export's signed manifest: filters, count, heads, consistency proof, file digests",
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT), 401: ERROR, 403: ERROR, 404: ERROR},
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT), 403: ERROR, 404: ERROR},
     )
     def get(self, request: Request, export_id: str) -> Response:
         export = get_object_or_404(LedgerExport.objects.select_related("head", "previous_head"), id=export_id)
@@ -216,7 +215,6 @@ class ExportFileView(APIView):
         responses={
             (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.BINARY),
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
-            401: ERROR,
             403: ERROR,
             404: ERROR,
             500: ERROR,

@@ -95,9 +95,14 @@ class RecordingStreamView(APIView):
             403: OpenApiResponse(ERROR, description="Not signed in, grant ended, or step-up required"),
             404: ERROR,
             410: OpenApiResponse(ERROR, description="The recording was purged"),
-            416: OpenApiResponse(description="The range starts beyond the end"),
+            416: OpenApiResponse(
+                ERROR, description="The range starts beyond the end (Content-Range: bytes */size)"
+            ),
             502: ERROR,
-            503: OpenApiResponse(ERROR, description="The ledger could not be written: nothing is sent"),
+            503: OpenApiResponse(
+                ERROR,
+                description="The ledger could not be written, or no identity can unseal: nothing is sent",
+            ),
         },
         summary="Play a recording under an active access grant (grantee only, inline, no-store)",
     )

@@ -250,6 +250,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",  # drf-spectacular's default, kept
+        "config.schema.document_every_other_error",
+    ],
 }
 
 # --- Recordings: storage, sealing, retention ------------------------------------------------

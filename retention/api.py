@@ -46,7 +46,7 @@ class PurgeRunListView(PagedListView):
 
     @extend_schema(
         operation_id="list_purge_runs",
-        responses={200: PurgeRunOut(many=True), 401: ERROR, 403: ERROR},
+        responses={200: PurgeRunOut(many=True), 403: ERROR},
         summary="Purge runs, newest first: counts shredded, purged, held back and failed",
     )
     def get(self, request: Request) -> Response:

@@ -19,6 +19,7 @@ from recorder.sealing import CHUNK_SIZE, TamperedError
 from retention.models import LegalHold
 from retention.services import purge_expired, release_legal_hold
 from tests.complaints.conftest import PASSWORD, ledger_actions, recording
+from tests.openapi import assert_documented, published_schema
 
 pytestmark = pytest.mark.django_db
 SIZE = 3 * CHUNK_SIZE + 1234
@@ -108,6 +109,13 @@ def test_a_range_beyond_the_end_is_416(staff, granted, header) -> None:
     assert answer.status_code == 416
     assert answer["Content-Range"] == f"bytes */{SIZE}"
     assert answer.json()["error"] == "range_not_satisfiable" and answer["Cache-Control"] == "no-store"
+
+
+def test_a_range_beyond_the_end_is_the_json_error_the_schema_documents(staff, granted) -> None:
+    case, _, made = granted
+    answer = signed_in(staff.officer).get(stream_url(case.id, made.recording_id), HTTP_RANGE=f"bytes={SIZE}-")
+    assert answer.status_code == 416
+    assert_documented(published_schema(), "stream_recording", answer)
 
 
 def test_a_range_ending_far_beyond_the_end_is_clamped(staff, granted) -> None:
