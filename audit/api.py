@@ -126,13 +126,33 @@ class ExportIn(serializers.Serializer):  # type: ignore[type-arg]
         return attrs
 
 
+EXPORT_FILTERS = inline_serializer(
+    "LedgerExportFilters",
+    {
+        "since": serializers.DateTimeField(allow_null=True),
+        "until": serializers.DateTimeField(allow_null=True),
+        "case_id": serializers.UUIDField(allow_null=True),
+        "actor": serializers.CharField(allow_null=True),
+        "action": serializers.CharField(allow_null=True),
+        "recording_id": serializers.UUIDField(allow_null=True),
+    },
+)
+
+FILE_DIGEST = inline_serializer(
+    "LedgerExportFileDigest",
+    {"sha256": serializers.CharField(help_text="hex"), "bytes": serializers.IntegerField()},
+)
+
 EXPORT_OUT = inline_serializer(
     "LedgerExport",
     {
         "id": serializers.UUIDField(),
         "count": serializers.IntegerField(),
+        "filters": EXPORT_FILTERS,
         "head": HEAD,
-        "files": serializers.DictField(),
+        "files": serializers.DictField(
+            child=FILE_DIGEST, help_text="by file name: entries.jsonl, entries.csv"
+        ),
         "links": serializers.DictField(child=serializers.CharField()),
     },
 )

@@ -68,6 +68,13 @@ class UserOut(serializers.Serializer):
 class CaseOut(serializers.ModelSerializer):  # type: ignore[type-arg]
     opened_by = UserOut()
     closed_by = UserOut(allow_null=True)
+    # Declared: a read-only model field loses allow_blank, and "" is the outcome of an open case.
+    outcome = serializers.ChoiceField(
+        choices=ComplaintCase.Outcome.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="blank until closed",
+    )
 
     class Meta:
         model = ComplaintCase
@@ -86,6 +93,7 @@ class CaseOut(serializers.ModelSerializer):  # type: ignore[type-arg]
             "closed_by",
             "closed_at",
         ]
+        read_only_fields = fields  # output only: every key is in every answer
 
 
 class AccessRequestOut(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -105,6 +113,7 @@ class AccessRequestOut(serializers.ModelSerializer):  # type: ignore[type-arg]
             "decided_at",
             "reason",
         ]
+        read_only_fields = fields  # output only: every key is in every answer
 
 
 class AccessGrantOut(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -114,6 +123,7 @@ class AccessGrantOut(serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = AccessGrant
         fields = ["id", "case", "request", "grantee", "recordings", "starts_at", "ends_at", "revoked_at"]
+        read_only_fields = fields  # output only: every key is in every answer
 
 
 class TombstoneOut(serializers.Serializer):

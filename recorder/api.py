@@ -60,6 +60,12 @@ class RecordingOut(serializers.Serializer):
     purged_at = serializers.DateTimeField(allow_null=True)
 
 
+class ConsentOut(serializers.Serializer):
+    granted_at = serializers.DateTimeField(source="consent_granted_at")
+    view = serializers.BooleanField(source="consent_view")
+    control = serializers.BooleanField(source="consent_control")
+
+
 class SessionOut(serializers.Serializer):
     id = serializers.UUIDField()
     external_id = serializers.CharField()
@@ -69,16 +75,9 @@ class SessionOut(serializers.Serializer):
     started_at = serializers.DateTimeField()
     ended_at = serializers.DateTimeField(allow_null=True)
     registered_at = serializers.DateTimeField()
-    consent = serializers.SerializerMethodField()
+    consent = ConsentOut(source="*")
     events = EventOut(many=True)
     recording = RecordingOut(allow_null=True)
-
-    def get_consent(self, session: Any) -> dict[str, Any]:
-        return {
-            "granted_at": serializers.DateTimeField().to_representation(session.consent_granted_at),
-            "view": session.consent_view,
-            "control": session.consent_control,
-        }
 
 
 def _validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:

@@ -38,6 +38,7 @@ class PurgeRunOut(serializers.ModelSerializer):  # type: ignore[type-arg]
             "failed",
             "errors",
         ]
+        read_only_fields = fields  # output only: every key is in every answer
 
 
 class PurgeRunListView(PagedListView):

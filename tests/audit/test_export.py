@@ -17,6 +17,7 @@ from audit.services import Actor, record_event
 from audit.signing import manifest_message
 from tests.audit.conftest import run_verifier
 from tests.audit.test_ledger import behind_the_triggers_back
+from tests.openapi import assert_documented, published_schema
 
 CASE = uuid.UUID("00000000-0000-4000-8000-00000000cafe")
 RECORDING = uuid.UUID("00000000-0000-4000-8000-0000000000ee")
@@ -345,3 +346,20 @@ def test_since_head_must_name_a_signed_head(auditor) -> None:
     fill_ledger()
     response = auditor.post("/api/v1/audit/exports", {"since_head": 7}, format="json")
     assert response.status_code == 400 and "No signed tree head" in response.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_an_export_answers_the_shape_the_schema_documents(auditor) -> None:
+    """Its filters and file digests included: every key the auditor gets is documented."""
+    schema = published_schema()
+    fill_ledger()
+    created = auditor.post(
+        "/api/v1/audit/exports", {"case_id": str(CASE), "actor": "officer1"}, format="json"
+    )
+    assert created.status_code == 201, created.content
+    assert_documented(schema, "create_ledger_export", created)
+    assert created.json()["filters"]["case_id"] == str(CASE) and created.json()["filters"]["since"] is None
+    again = auditor.get(f"/api/v1/audit/exports/{created.json()['id']}")
+    assert again.status_code == 200
+    assert_documented(schema, "ledger_export", again)
+    assert again.json() == created.json()

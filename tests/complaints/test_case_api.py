@@ -15,6 +15,7 @@ from complaints.models import ComplaintCase
 from recorder.models import Recording
 from retention.models import LegalHold
 from retention.services import purge_expired
+from tests.openapi import assert_documented, published_schema
 
 pytestmark = pytest.mark.django_db
 
@@ -166,6 +167,45 @@ def test_the_schema_documents_every_complaint_operation() -> None:
     } <= operations  # fmt: skip
     stream = schema["paths"]["/api/v1/cases/{case_id}/recordings/{recording_id}/stream"]["get"]
     assert {"200", "206", "404", "410", "416", "503"} <= set(stream["responses"])
+
+
+def test_each_answer_of_the_case_workflow_is_what_the_schema_documents(staff, make_session) -> None:
+    """Every key each call answers is documented, with its type and nullability."""
+    schema = published_schema()
+    first, second = make_session("CUST-4711", size=100), make_session("CUST-4711", size=100)
+    officer, dpo = staff_client(staff.officer), staff_client(staff.dpo)
+
+    def answered(operation_id: str, answer, status: int) -> dict:
+        assert answer.status_code == status, answer.content
+        assert_documented(schema, operation_id, answer)
+        return answer.json()
+
+    case = answered("open_case", post(officer, "/api/v1/cases", {
+        "customer_ref": "CUST-4711", "channel": "web_form", "complaint": "Two sessions.",
+        "session_ids": [first.session_id],
+    }), 201)["case"]  # fmt: skip
+    answered("link_sessions", post(officer, f"/api/v1/cases/{case['id']}/sessions", {
+        "session_ids": [second.session_id],
+    }), 201)  # fmt: skip
+    asked = answered("request_access", post(officer, f"/api/v1/cases/{case['id']}/access-requests", {
+        "justification": "Both sessions.",
+    }), 201)  # fmt: skip
+    answered("reject_access_request", post(dpo, f"/api/v1/access-requests/{asked['id']}/reject", {
+        "reason": "Say which.",
+    }), 200)  # fmt: skip
+    asked = answered("request_access", post(officer, f"/api/v1/cases/{case['id']}/access-requests", {
+        "justification": "The first.",
+    }), 201)  # fmt: skip
+    answered("approve_access_request", post(dpo, f"/api/v1/access-requests/{asked['id']}/approve", {
+        "reason": "Justified.",
+    }), 201)  # fmt: skip
+    detail = answered("get_case", officer.get(f"/api/v1/cases/{case['id']}"), 200)
+    assert detail["grants"] and detail["access_requests"][0]["decided_by"] is not None
+    answered("close_case", post(officer, f"/api/v1/cases/{case['id']}/close", {
+        "outcome": "abuse_confirmed", "summary": "Yes.",
+    }), 200)  # fmt: skip
+    answered("get_case", officer.get(f"/api/v1/cases/{case['id']}"), 200)
+    answered("get_case", officer.get("/api/v1/cases/not-a-case"), 404)
 
 
 def test_a_body_over_the_memory_limit_is_a_json_400(staff, settings) -> None:
