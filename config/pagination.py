@@ -17,9 +17,14 @@ from rest_framework.views import APIView
 
 
 class LimitOffsetPages(pagination.LimitOffsetPagination):
-    """DRF's limit/offset pages, `PAGE_SIZE` results by default and no upper bound. A `limit` that
+    """DRF's limit/offset pages, `PAGE_SIZE` results by default, at most `max_limit`. A `limit` that
     is not a whole number of 1 or more, or an `offset` that is not one of 0 or more, is not refused:
     the default is used instead (DRF's behaviour), which the parameters' descriptions say."""
+
+    # A larger limit gives this many (DRF clamps). Without a bound, a limit of 2**63 or more reached
+    # the database and answered 500 (SQLite and PostgreSQL integers are 64-bit), and any limit
+    # asked for a whole table in one answer.
+    max_limit = 1000
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         return [
@@ -27,9 +32,15 @@ class LimitOffsetPages(pagination.LimitOffsetPagination):
                 "name": self.limit_query_param,
                 "required": False,
                 "in": "query",
-                "description": f"How many results to return; {self.default_limit} when absent or not "
-                "a whole number of 1 or more.",
-                "schema": {"type": "integer", "minimum": 1, "default": self.default_limit},
+                "description": f"How many results to return, at most {self.max_limit} (a larger limit "
+                f"gives {self.max_limit}); {self.default_limit} when absent or not a whole number of 1 "
+                "or more.",
+                "schema": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": self.max_limit,
+                    "default": self.default_limit,
+                },
             },
             {
                 "name": self.offset_query_param,

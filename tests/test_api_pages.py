@@ -72,7 +72,7 @@ def callers(api: APIClient, store: Any, age_keys: Any, settings: Any) -> dict[st
 @pytest.mark.parametrize("listing", LISTINGS, ids=lambda listing: listing.operation_id)
 def test_every_list_documents_limit_and_offset_with_their_bounds(listing: Listing) -> None:
     parameters = query_parameters(published_schema(), listing.operation_id)
-    assert parameters["limit"]["schema"] == {"type": "integer", "minimum": 1, "default": 50}
+    assert parameters["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}
     assert parameters["offset"]["schema"] == {"type": "integer", "minimum": 0, "default": 0}
     assert not parameters["limit"]["required"] and not parameters["offset"]["required"]
 
@@ -140,3 +140,16 @@ def test_a_list_refused_to_a_role_answers_the_documented_error(callers: dict[str
     answer = callers["auditor"].get("/api/v1/cases")
     assert answer.status_code == 403
     assert_documented(published_schema(), "list_cases", answer)
+
+
+@pytest.mark.parametrize("limit", [str(2**63), str(10**30), "1001"])
+def test_a_limit_beyond_the_maximum_gets_the_maximum_not_a_server_error(
+    callers: dict[str, Client], limit: str
+) -> None:
+    """The fuzzer's find once the schema named `limit`: 2**63 or more reached the database as an
+    integer it cannot hold, a 500 on SQLite and PostgreSQL alike."""
+    answer = callers["auditor"].get("/api/v1/purge-runs", {"limit": limit, "offset": "1"})
+    assert answer.status_code == 200, answer.content
+    assert len(answer.json()["results"]) == 2
+    assert "limit=1000" in answer.json()["previous"]  # the limit it was given: the maximum
+    assert_documented(published_schema(), "list_purge_runs", answer)
