@@ -108,21 +108,21 @@ def json_error(code: str, detail: str, status_code: int) -> JsonResponse:
     return JsonResponse(error_body(code, detail), status=status_code)
 
 
-def _wants_json(request: Any) -> bool:
+def wants_json(request: Any) -> bool:
     """JSON for the API and machines; a page for people browsing the staff pages."""
     return bool(request.path.startswith("/api/") or "text/html" not in request.headers.get("Accept", ""))
 
 
 def handler404(request: Any, exception: Exception | None = None) -> HttpResponse:
     """JSON for the API and machines; a page for people browsing the staff pages."""
-    if _wants_json(request):
+    if wants_json(request):
         return json_error("not_found", "No such resource.", 404)
     return render(request, "404.html", status=404)
 
 
 def handler400(request: Any, exception: Exception | None = None) -> HttpResponse:
     """A request Django refused before any view (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, say)."""
-    if _wants_json(request):
+    if wants_json(request):
         return json_error("bad_request", "The request could not be read (too large or malformed).", 400)
     return render(request, "400.html", status=400)
 
@@ -140,7 +140,7 @@ class MethodNotAllowedPage:
             return response
         allowed = response.get("Allow", "")
         answer: HttpResponse
-        if _wants_json(request):
+        if wants_json(request):
             answer = json_error("method_not_allowed", f"This address answers only {allowed}.", 405)
         else:
             answer = render(request, "405.html", {"allowed": allowed}, status=405)
@@ -166,7 +166,7 @@ def handler403(request: Any, exception: Exception | None = None) -> HttpResponse
                 "method": str(request.method)[:10],
             },
         )
-    if _wants_json(request):
+    if wants_json(request):
         return json_error("forbidden", "You may not do this.", 403)
     return render(request, "403.html", status=403)
 

@@ -187,6 +187,8 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The page above for people, the service's JSON error for scripts, with Retry-After.
+AXES_LOCKOUT_CALLABLE = "config.signin_throttle.lockout_response"
 # Staff sessions end with the browser and after SESSION_COOKIE_AGE at the latest. They are kept
 # in the database by Django's own store, with its per-request lookup prebuilt (config/sessions.py).
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True

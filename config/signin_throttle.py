@@ -19,6 +19,10 @@ from axes.helpers import get_client_username
 from axes.models import AccessAttempt
 from axes.signals import user_locked_out
 from django.db.models import Q, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from config.errors import json_error, wants_json
 
 log = logging.getLogger(__name__)
 
@@ -87,3 +91,22 @@ class SignInThrottle(AxesDatabaseHandler):
             if (totals[rule] or 0) >= limit:
                 return rule
         return None
+
+
+PAUSED = "Too many failed sign-ins from this address or for this user name. Try again in a few minutes."
+
+
+def lockout_response(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials: Any = None
+) -> HttpResponse:
+    """AXES_LOCKOUT_CALLABLE: the answer to a paused sign-in, 429 with `Retry-After` (the cool-off,
+    the longest a pause lasts once the attempts stop). A page for people; for a script, the
+    service's JSON error, where axes' own answer echoed the user name sent, told the pair's limit
+    and allowed any origin to read it (CORS `*`). Neither names the rule nor whether the name exists."""
+    response: HttpResponse
+    if wants_json(request) or request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        response = json_error("signin_paused", PAUSED, 429)
+    else:
+        response = render(request, settings.AXES_LOCKOUT_TEMPLATE, {"message": PAUSED}, status=429)
+    response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    return response

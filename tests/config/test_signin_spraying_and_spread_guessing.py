@@ -9,10 +9,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import Client
 
+from config.signin_throttle import PAUSED
 from tests.config.test_staff_signin import add_staff, sign_in
 
 pytestmark = pytest.mark.django_db
@@ -153,32 +155,52 @@ def test_every_pause_looks_alike_and_tells_nothing_of_whether_the_user_name_exis
     assert len({answer["Content-Type"] for answer in pauses.values()}) == 1
 
 
-def test_a_pause_asked_for_as_json_differs_only_in_the_user_name_it_was_sent(settings) -> None:
-    """Axes answers a sign-in posted by script (X-Requested-With) with JSON instead of the page."""
+def test_a_pause_asked_for_by_a_script_is_one_json_error_whoever_was_tried(settings) -> None:
+    """A sign-in posted by script gets the service's error shape, the same for every rule and
+    name: axes' own answer echoed the user name sent, told the pair's limit and let any origin
+    read it (`Access-Control-Allow-Origin: *`)."""
     add_staff("ada", "auditor")
 
-    def post(address: str, name: str) -> dict[str, object]:
+    def post(address: str, name: str) -> Any:
         client = client_at(address)
         client.get("/accounts/login/")
         answer = client.post(
             "/accounts/login/",
             {"username": name, "password": WRONG, "csrfmiddlewaretoken": client.cookies["csrftoken"].value},
-            headers={"X-Requested-With": "XMLHttpRequest"},
+            headers={"X-Requested-With": "XMLHttpRequest", "Accept": "application/json"},
         )
         assert answer.status_code in (200, 429)
-        return answer.json() if answer.status_code == 429 else {}
+        return answer
 
-    bodies = {}
+    pauses = {}
     for name in ("ada", "nobody-by-this-name"):
         for n in range(1, settings.SIGNIN_USERNAME_FAILURE_LIMIT + 1):
-            body = post(elsewhere(n), name)
-        assert body["username"] == name
-        bodies[name] = {key: value for key, value in body.items() if key != "username"}
+            pauses[name] = post(elsewhere(n), name)
     for n in range(settings.SIGNIN_ADDRESS_FAILURE_LIMIT):
-        body = post(ATTACKER, f"staff-{n}")
-    bodies["address"] = {key: value for key, value in body.items() if key != "username"}
-    assert bodies["ada"] == bodies["nobody-by-this-name"] == bodies["address"]
-    assert bodies["ada"] != {}
+        pauses["address"] = post(ATTACKER, f"staff-{n}")
+    for answer in pauses.values():
+        assert answer.status_code == 429
+        assert answer.json() == {"error": "signin_paused", "detail": PAUSED}
+        assert answer["Retry-After"] == str(settings.AXES_COOLOFF_TIME.seconds)
+        assert "Access-Control-Allow-Origin" not in answer
+
+
+def test_a_pause_shown_to_a_person_is_the_page(settings) -> None:
+    browser = client_at(ATTACKER)
+    browser.get("/accounts/login/")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        answer = browser.post(
+            "/accounts/login/",
+            {
+                "username": "someone",
+                "password": WRONG,
+                "csrfmiddlewaretoken": browser.cookies["csrftoken"].value,
+            },
+            headers={"Accept": "text/html,application/xhtml+xml"},
+        )
+    assert answer.status_code == 429 and answer["Content-Type"].startswith("text/html")
+    assert b"<h1>Sign-in paused</h1>" in answer.content and PAUSED.encode() in answer.content
+    assert answer["Retry-After"] == str(settings.AXES_COOLOFF_TIME.seconds)
 
 
 def throttle_settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
