@@ -178,7 +178,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=_at_least_one("SIGNIN_LOCKOUT_MINUTES", de
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The address is the client's, not the load balancer's (config/clients.py): behind one, every
 # sign-in would otherwise share its address, and failures of one person lock out everyone.
-AXES_CLIENT_IP_CALLABLE = "config.clients.client_address"
+AXES_CLIENT_IP_CALLABLE = "config.clients.throttled_address"  # an IPv6 client by its /64
 # How many proxies of ours stand in front of gunicorn and append to X-Forwarded-For (a TLS load
 # balancer: 1). 0: the socket's address is the client's, and X-Forwarded-For is ignored.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)

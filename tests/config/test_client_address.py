@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client, RequestFactory
 
-from config.clients import client_address
+from config.clients import client_address, throttled_address
 from tests.config.test_staff_signin import add_staff, sign_in
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +31,21 @@ def test_the_client_is_the_entry_the_outermost_proxy_of_ours_wrote(
     settings.TRUSTED_PROXY_COUNT = count
     headers = {"REMOTE_ADDR": BALANCER} | ({"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {})
     assert client_address(RequestFactory().get("/", **headers)) == expected
+
+
+@pytest.mark.parametrize(
+    ("peer", "counted"),
+    [
+        ("198.51.100.7", "198.51.100.7"),
+        ("2001:db8:0:1:aaaa:bbbb:cccc:dddd", "2001:db8:0:1::"),  # the /64 a subscriber is given
+        ("2001:db8:0:1::1", "2001:db8:0:1::"),
+        ("::ffff:198.51.100.7", "198.51.100.7"),  # IPv4 written as IPv6
+    ],
+)
+def test_throttling_counts_an_ipv6_client_by_its_64_and_the_ledger_keeps_the_address(peer, counted) -> None:
+    request = RequestFactory().get("/", REMOTE_ADDR=peer)
+    assert throttled_address(request) == counted
+    assert client_address(request) == peer
 
 
 def test_behind_the_balancer_one_persons_failures_do_not_lock_out_another(settings) -> None:

@@ -62,6 +62,18 @@ def test_spraying_one_password_over_many_user_names_from_one_address_is_paused(s
         assert sign_in(client_at(OFFICE), name).status_code == 302
 
 
+def test_spraying_from_a_new_ipv6_address_of_one_64_each_time_is_paused(settings) -> None:
+    """A subscriber's /64 holds 2**64 addresses: one per guess would never reach the address limit."""
+    limit = settings.SIGNIN_ADDRESS_FAILURE_LIMIT
+    answers = [
+        sign_in(client_at(f"2001:db8:0:7::{n + 1:x}"), f"staff-{n}", WRONG).status_code for n in range(limit)
+    ]
+    assert answers == [200] * (limit - 1) + [429]
+    assert sign_in(client_at("2001:db8:0:7:ffff::1"), "staff-new", WRONG).status_code == 429
+    add_staff("ada", "auditor")
+    assert sign_in(client_at("2001:db8:0:8::1"), "ada").status_code == 302  # the next /64 is another
+
+
 def test_guessing_at_one_user_name_from_many_addresses_is_paused(settings) -> None:
     add_staff("dpo-on-call", "data_protection_officer")
     add_staff("ada", "auditor")
