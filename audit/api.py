@@ -25,7 +25,7 @@ from audit.models import LedgerExport
 from audit.selectors import latest_head
 from audit.services import create_export
 from config.errors import DomainError, NotFound
-from recorder.api import ERROR
+from config.schema import ERROR
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,8 @@ from rest_framework.views import APIView
 from complaints import selectors, services
 from complaints.models import AccessGrant, AccessRequest, ComplaintCase
 from config.pagination import PagedListView
-from recorder.api import ERROR, SessionOut
+from config.schema import ERROR
+from recorder.api import SessionOut
 
 
 class StaffSessionAuthentication(authentication.SessionAuthentication):

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-# The component the views' ERROR serializer (recorder.api) is published as.
+from drf_spectacular.utils import inline_serializer
+from rest_framework import serializers
+
+# Every error's body (config.errors), for the views' `responses`; published as the Error component.
+ERROR = inline_serializer("Error", {"error": serializers.CharField(), "detail": serializers.CharField()})
 ERROR_COMPONENT = "#/components/schemas/Error"
 
 

@@ -5,19 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.errors import InvalidInput
+from config.schema import ERROR
 from recorder import ingest, selectors, services
 from recorder.authentication import IsRecorderClient, RecorderTokenAuthentication
 from recorder.models import RecorderClient, Recording, SessionEvent
 from recorder.upload_deadline import DeadlineBody
-
-ERROR = inline_serializer("Error", {"error": serializers.CharField(), "detail": serializers.CharField()})
 
 
 class ConsentIn(serializers.Serializer):

@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.pagination import PagedListView
-from recorder.api import ERROR
+from config.schema import ERROR
 from retention.models import PurgeRun
 from retention.selectors import purge_runs
 
