@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import operator
+from datetime import timedelta
 from functools import reduce
 from typing import Any
 
@@ -16,11 +17,12 @@ from axes.attempts import get_cool_off_threshold
 from axes.conf import settings  # Django's, with axes' defaults filled in
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_username
-from axes.models import AccessAttempt
+from axes.models import AccessAttempt, AccessLog
 from axes.signals import user_locked_out
 from django.db.models import Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from config.errors import json_error, wants_json
 
@@ -88,9 +90,26 @@ class SignInThrottle(AxesDatabaseHandler):
             **{rule: Sum("failures_since_start", filter=match) for rule, (match, _) in rules.items()}
         )
         for rule, (_, limit) in rules.items():
-            if (totals[rule] or 0) >= limit:
+            if (totals[rule] or 0) >= limit and not (
+                rule == "username" and signed_in_from_here_before(username, address)
+            ):
                 return rule
         return None
+
+
+# How long a successful sign-in makes its address known for that user name.
+KNOWN_ADDRESS = timedelta(days=90)
+
+
+def signed_in_from_here_before(username: str, address: str | None) -> bool:
+    """Whether `username` signed in from `address` within KNOWN_ADDRESS (axes' access log of
+    successful sign-ins). The per-name rule does not pause such a pair: guesses at a name from
+    elsewhere must not keep its owner out at their usual desk. The pair's own limit and the
+    address's still apply there."""
+    if not address:
+        return False
+    since = timezone.now() - KNOWN_ADDRESS
+    return AccessLog.objects.filter(username=username, ip_address=address, attempt_time__gte=since).exists()
 
 
 PAUSED = "Too many failed sign-ins from this address or for this user name. Try again in a few minutes."

@@ -140,7 +140,24 @@ def test_a_users_sign_in_clears_their_own_typos_but_not_guesses_at_their_name_fr
         assert sign_in(client_at(OFFICE), "dpo-on-call", WRONG).status_code == 200
     # ...but the guesses from elsewhere still count: one more reaches the per-name limit.
     assert sign_in(client_at(elsewhere(guesses + 1)), "dpo-on-call", WRONG).status_code == 429
-    assert sign_in(client_at(OFFICE), "dpo-on-call").status_code == 429
+    assert sign_in(client_at(elsewhere(guesses + 2)), "dpo-on-call").status_code == 429
+
+
+def test_guesses_at_a_name_from_elsewhere_do_not_keep_its_owner_out_where_they_signed_in_before(
+    settings,
+) -> None:
+    """Anyone who knows a user name can pause it from anywhere; not at the owner's usual desk."""
+    add_staff("dpo-on-call", "data_protection_officer")
+    assert sign_in(client_at(OFFICE), "dpo-on-call").status_code == 302
+    for n in range(1, settings.SIGNIN_USERNAME_FAILURE_LIMIT + 3):
+        sign_in(client_at(elsewhere(n)), "dpo-on-call", WRONG)
+    assert sign_in(client_at(elsewhere(150)), "dpo-on-call").status_code == 429
+    at_the_office = client_at(OFFICE)
+    assert sign_in(at_the_office, "dpo-on-call").status_code == 302 and signed_in(at_the_office)
+    # The pair's own limit still holds there: guessing from the office itself is paused.
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        answer = sign_in(client_at(OFFICE), "dpo-on-call", WRONG)
+    assert answer.status_code == 429
 
 
 def test_every_pause_looks_alike_and_tells_nothing_of_whether_the_user_name_exists(settings) -> None:
