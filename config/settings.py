@@ -175,6 +175,9 @@ AXES_FAILURE_LIMIT = _at_least_one("SIGNIN_FAILURE_LIMIT", default=5)
 SIGNIN_ADDRESS_FAILURE_LIMIT = _at_least_one("SIGNIN_ADDRESS_FAILURE_LIMIT", default=20)
 SIGNIN_USERNAME_FAILURE_LIMIT = _at_least_one("SIGNIN_USERNAME_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = timedelta(minutes=_at_least_one("SIGNIN_LOCKOUT_MINUTES", default=15))
+# Successful sign-ins (axes' access log: user name, address, browser) are kept this many days: an
+# address a user signed in from within them is not paused by the per-name limit. Then deleted.
+SIGNIN_LOG_DAYS = _at_least_one("SIGNIN_LOG_DAYS", default=90)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The address is the client's, not the load balancer's (config/clients.py): behind one, every
 # sign-in would otherwise share its address, and failures of one person lock out everyone.
@@ -352,6 +355,10 @@ CELERY_BEAT_SCHEDULE = {
     "sign-ledger-tree-head": {
         "task": "audit.tasks.sign_ledger_tree_head",
         "schedule": float(LEDGER_HEAD_EVERY_SECONDS),
+    },
+    "forget-old-sign-ins": {
+        "task": "ops.tasks.forget_old_sign_ins",
+        "schedule": 24 * 60 * 60.0,
     },
 }
 

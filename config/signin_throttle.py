@@ -97,19 +97,22 @@ class SignInThrottle(AxesDatabaseHandler):
         return None
 
 
-# How long a successful sign-in makes its address known for that user name.
-KNOWN_ADDRESS = timedelta(days=90)
-
-
 def signed_in_from_here_before(username: str, address: str | None) -> bool:
-    """Whether `username` signed in from `address` within KNOWN_ADDRESS (axes' access log of
-    successful sign-ins). The per-name rule does not pause such a pair: guesses at a name from
-    elsewhere must not keep its owner out at their usual desk. The pair's own limit and the
-    address's still apply there."""
+    """Whether `username` signed in from `address` within SIGNIN_LOG_DAYS (axes' access log of
+    successful sign-ins, kept that long: forget_old_sign_ins). The per-name rule does not pause
+    such a pair: guesses at a name from elsewhere must not keep its owner out at their usual
+    desk. The pair's own limit and the address's still apply there."""
     if not address:
         return False
-    since = timezone.now() - KNOWN_ADDRESS
+    since = timezone.now() - timedelta(days=settings.SIGNIN_LOG_DAYS)
     return AccessLog.objects.filter(username=username, ip_address=address, attempt_time__gte=since).exists()
+
+
+def forget_old_sign_ins() -> int:
+    """Delete axes' records of successful sign-ins (user name, address, browser) older than
+    SIGNIN_LOG_DAYS: staff's personal data, kept only as long as they serve the throttle above.
+    Failed attempts need nothing: axes removes them once their cool-off has passed."""
+    return AxesDatabaseHandler().reset_logs(age_days=settings.SIGNIN_LOG_DAYS)
 
 
 PAUSED = "Too many failed sign-ins from this address or for this user name. Try again in a few minutes."
