@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import boto3
@@ -21,6 +21,9 @@ MOTO_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
+
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -45,6 +48,23 @@ def require_program(name: str, install: str) -> str:
     require(path, f"the {name} program", install)
     assert path is not None
     return path
+
+
+def run_under_settings(
+    code: str, data_dir: Path, *, without: Iterable[str] = (), check: bool = True, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`code` run by a fresh interpreter with config.settings loaded as a process would load them
+    under `env`: the test's environment without the variables named in `without`, VAULT_DATA_DIR
+    set to `data_dir`. Settings read once at start can only be tested so."""
+    clean = {key: value for key, value in os.environ.items() if key not in set(without)}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", "VAULT_DATA_DIR": str(data_dir), **env},
+        capture_output=True,
+        text=True,
+        check=check,
+    )
 
 
 def wait_for_http(url: str, timeout: float = 60.0) -> None:

@@ -5,15 +5,13 @@ turns that off for a PgBouncer that cannot keep prepared statements."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import run_under_settings
+
 PRINT_OPTIONS = (
     "import json; from django.conf import settings; "
     "print(json.dumps(settings.DATABASES['default'].get('OPTIONS', {})))"
@@ -22,14 +20,8 @@ PRINT_OPTIONS = (
 
 def database_options(tmp_path: Path, **env: str) -> dict[str, object]:
     """The default database's OPTIONS as config.settings builds them under `env`."""
-    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DB_PREPARED_STATEMENTS"}}
-    answer = subprocess.run(
-        [sys.executable, "-c", PRINT_OPTIONS],
-        cwd=ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", "VAULT_DATA_DIR": str(tmp_path), **env},
-        capture_output=True,
-        text=True,
-        check=True,
+    answer = run_under_settings(
+        PRINT_OPTIONS, tmp_path, without=("DATABASE_URL", "DB_PREPARED_STATEMENTS"), **env
     )
     return dict(json.loads(answer.stdout.strip().splitlines()[-1]))
 

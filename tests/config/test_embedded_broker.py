@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -17,8 +16,7 @@ from kombu import Connection
 from kombu.utils import json as kombu_json
 
 from config.broker import STALE_PARTIAL_SECONDS
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import run_under_settings
 
 
 class SlowToSerialize:
@@ -161,18 +159,10 @@ def test_what_a_crashed_publisher_left_is_removed_and_a_publish_under_way_is_not
 
 def test_the_embedded_default_broker_uses_the_atomic_file_transport(tmp_path: Path) -> None:
     """Every process that loads the Celery app (web, worker, beat) publishes through config.broker."""
-    clean = {k: v for k, v in os.environ.items() if k != "CELERY_BROKER_URL"}
-    answer = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from config.celery import app; t = app.connection_for_write().transport; "
-            "print(type(t).__module__, type(t).__qualname__)",
-        ],
-        cwd=ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", "VAULT_DATA_DIR": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        check=True,
+    answer = run_under_settings(
+        "from config.celery import app; t = app.connection_for_write().transport; "
+        "print(type(t).__module__, type(t).__qualname__)",
+        tmp_path,
+        without=("CELERY_BROKER_URL",),
     )
     assert answer.stdout.strip().splitlines()[-1] == "config.broker Transport"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +15,12 @@ from django.test import Client
 
 from config.signin_throttle import PAUSED
 from tests.config.test_staff_signin import add_staff, sign_in
+from tests.conftest import run_under_settings
 
 pytestmark = pytest.mark.django_db
 WRONG = "guess-" + "x" * 12
 ATTACKER = "203.0.113.9"
 OFFICE = "198.51.100.20"  # a NAT address many staff share
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -239,14 +238,8 @@ def throttle_settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess
         "from django.conf import settings; "
         f"print(*(getattr(settings, name) for name in {names!r}), settings.AXES_COOLOFF_TIME)"
     )
-    clean = {key: value for key, value in os.environ.items() if not key.startswith("SIGNIN_")}
-    return subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", "VAULT_DATA_DIR": str(tmp_path), **env},
-        capture_output=True,
-        text=True,
-        check=False,
+    return run_under_settings(
+        script, tmp_path, without=[key for key in os.environ if key.startswith("SIGNIN_")], check=False, **env
     )
 
 
