@@ -62,7 +62,7 @@ class SignInThrottle(AxesDatabaseHandler):
             return
         # Neither the user name nor the address: they are personal data (AXES_SENSITIVE_PARAMETERS).
         log.warning("AXES: sign-in paused: the per-%s failure limit is reached.", rule)
-        request.axes_locked_out = True  # AxesMiddleware answers with AXES_LOCKOUT_TEMPLATE
+        request.axes_locked_out = True  # AxesMiddleware answers with AXES_LOCKOUT_CALLABLE
         request.axes_credentials = credentials
         user_locked_out.send(
             "axes",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import socket
-from typing import Any
 
 from gunicorn import util
 
@@ -39,6 +38,6 @@ def write_json_error(sock: socket.socket, status_int: int, reason: str, mesg: st
     util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
-def install(module: Any = util) -> None:
+def install() -> None:
     """gunicorn's workers write every such error through `gunicorn.util.write_error`."""
-    module.write_error = write_json_error
+    util.write_error = write_json_error
