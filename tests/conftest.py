@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import boto3
 import pytest
@@ -157,6 +158,46 @@ def database_vendor() -> str:
     return str(connection.vendor)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (`make test` runs the suite on several processes) each worker gets a
+    VAULT_DATA_DIR and a Celery broker of its own: a worker or beat that a test starts must take
+    only the tasks of its own process's tests, which run on that process's own database."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, ...; unset in a serial run
+    if worker:
+        isolate_xdist_worker(int(worker.removeprefix("gw")))
+
+
+def isolate_xdist_worker(index: int) -> None:
+    """Settings are loaded before any conftest (pytest-django), so the broker settings they derived
+    are redone here, and the environment that the processes tests start inherit is changed with
+    them. The test database needs nothing: pytest-django names it per worker."""
+    from django.conf import settings
+
+    from config.celery import app
+
+    data_dir = settings.VAULT_DATA_DIR / f"xdist-gw{index}"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["VAULT_DATA_DIR"] = str(data_dir)
+    url = str(settings.CELERY_BROKER_URL)
+    if url.startswith(("redis://", "rediss://")):  # the next of Redis's 16 databases for each worker
+        parts = urlsplit(url)
+        database = (int(parts.path.strip("/") or 0) + index) % 16
+        url = urlunsplit(parts._replace(path=f"/{database}"))
+        os.environ["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL = app.conf.broker_url = url
+    elif url.startswith("filesystem://"):  # the embedded broker's folders, moved into data_dir
+        options = {
+            key: str(data_dir / Path(value).relative_to(settings.VAULT_DATA_DIR))
+            if isinstance(value, str)
+            else value
+            for key, value in settings.CELERY_BROKER_TRANSPORT_OPTIONS.items()
+        }
+        for value in options.values():
+            if isinstance(value, str):
+                Path(value).mkdir(parents=True, exist_ok=True)
+        settings.CELERY_BROKER_TRANSPORT_OPTIONS = app.conf.broker_transport_options = options
+    settings.VAULT_DATA_DIR = data_dir
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """An interrupted run can leave the SQLite test database's -wal/-shm files without the
     database; SQLite then fails with "disk I/O error". Remove such orphans."""
@@ -165,15 +206,21 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     database = settings.DATABASES["default"]
     if database["ENGINE"].endswith("sqlite3"):
         name = Path(database.get("TEST", {}).get("NAME") or "")
+        if name.name and (worker := os.environ.get("PYTEST_XDIST_WORKER")):
+            name = name.with_name(f"{name.name}_{worker}")  # as pytest-django names it per worker
         if name.name and not name.exists():
             for suffix in ("-wal", "-shm", "-journal"):
                 name.with_name(name.name + suffix).unlink(missing_ok=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """`postgres` tests need PostgreSQL: on the embedded default (SQLite) they are skipped, saying why."""
+    """Tests that start real processes (`slow`) run first, in their usual order: on several
+    processes, the longest (Redis down for two minutes) then starts beside the rest instead of
+    after most of them. `postgres` tests need PostgreSQL: on the embedded default (SQLite) they
+    are skipped, saying why."""
     from django.conf import settings
 
+    items.sort(key=lambda item: "slow" not in item.keywords)
     if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
         return
     marker = pytest.mark.skip(reason="needs PostgreSQL: run with DATABASE_URL=postgres://... (CI does)")
