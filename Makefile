@@ -31,9 +31,11 @@ run: $(VENV)/.runtime
 demo: $(VENV)/.runtime
 	$(BIN)/python manage.py demo --url http://127.0.0.1:$(PORT)
 
-## test: the whole suite (DATABASE_URL / CELERY_BROKER_URL select PostgreSQL and Redis when set).
+## test: the whole suite (DATABASE_URL / CELERY_BROKER_URL select PostgreSQL and Redis when set), on
+## one process per core, at most 4 (pytest-xdist); TEST_PROCESSES=0 runs it in this one process.
+TEST_PROCESSES ?= auto
 test: $(VENV)/.dev
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --numprocesses $(TEST_PROCESSES) --maxprocesses 4 --dist worksteal $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
