@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from audit.models import LedgerEntry
-from config.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 
 @admin.register(LedgerEntry)

@@ -11,8 +11,8 @@ from django.db.models.functions import TruncWeek
 
 from audit.canonical import canonical_bytes, entry_fields, leaf_hash
 from audit.merkle import MerkleTree
-from audit.models import LedgerEntry, SignedTreeHead
-from config.errors import DomainError
+from audit.models import LedgerEntry, LedgerExport, SignedTreeHead
+from core.errors import DomainError
 
 
 def entries(
@@ -124,3 +124,8 @@ def accesses_per_week(*, now: datetime, weeks: int = 12) -> list[tuple[datetime,
     for week, action, n in rows:
         counts[week.astimezone(UTC)][ACCESS_ACTIONS[action]] += n
     return [(start, counts[start]) for start in starts]
+
+
+def recent_exports(*, limit: int) -> QuerySet[LedgerExport]:
+    """The latest exports, newest first, with who made them and their head."""
+    return LedgerExport.objects.select_related("created_by", "head").order_by("-created_at")[:limit]

@@ -41,8 +41,8 @@ from audit.keys import signing_key
 from audit.merkle import MerkleTree
 from audit.models import LedgerEntry, LedgerExport, SignedTreeHead
 from audit.selectors import LedgerInconsistent, last_seq, latest_head, ledger_tree
-from config.errors import InvalidInput
-from config.rows import column_of
+from core.errors import InvalidInput
+from core.rows import column_of
 
 # An arbitrary, fixed 64-bit key for pg_advisory_xact_lock: "ledger" in ASCII.
 LEDGER_LOCK_KEY = 0x6C6564676572

@@ -44,12 +44,12 @@ PASSWORD = "bench password that is long enough"
 SETUP = """
 import io, json, sys, time
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from config.sessions import SessionStore
+from staff.sessions import SessionStore
 from django.conf import settings
 from django.core.management import call_command
 from django.contrib.auth import get_user_model
 from complaints import services
-from complaints.step_up import SESSION_KEY as AUTHENTICATED_AT
+from staff.step_up import SESSION_KEY as AUTHENTICATED_AT
 from recorder.models import Session
 
 password = sys.stdin.readline().strip()

@@ -11,57 +11,27 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.db.models import QuerySet
-
-from audit.services import Actor, record_event
+from audit.services import Actor
 from complaints.models import ComplaintCase
-from config.errors import Forbidden, NotFound
-from config.roles import role_of
-
-OFFICER = "compliance_officer"
-APPROVER = "data_protection_officer"
+from core.errors import Forbidden, NotFound
+from staff.authorisation import record_denial
+from staff.roles import APPROVER, OFFICER, role_of
 
 
 def actor_of(user: Any) -> Actor:
     return Actor.for_user(user)
 
 
-def record_denial(
-    *,
-    user: Any,
-    reason: str,
-    case_id: uuid.UUID | str | None = None,
-    recording_id: uuid.UUID | str | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Write `access.denied`, committed on its own unless the caller holds a transaction: the
-    refusal is kept although nothing else is."""
-    record_event(
-        action="access.denied",
-        actor=actor_of(user),
-        case_id=case_id,
-        recording_id=recording_id,
-        details=_printable({"reason": reason, **(details or {})}),
-    )
-
-
-def _printable(value: Any) -> Any:
-    """Details as the ledger may keep them: a guessed id is the caller's text, and a NUL in it
-    (which PostgreSQL's jsonb refuses) must not turn the refusal into an error with no record."""
-    if isinstance(value, dict):
-        return {key: _printable(item) for key, item in value.items()}
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    return value
-
-
-def require_role(user: Any, role: str, doing: str) -> None:
+def require_role(user: Any, roles: str | tuple[str, ...], doing: str, *, reason: str = "") -> None:
     """Roles, not permissions: a superuser passes every has_perm() but holds no role, and the
-    workflow is for the people in these jobs only (DESIGN "Users")."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active or role_of(user) != role:
+    workflow is for the people in these jobs only (DESIGN "Users"). Refused on record."""
+    allowed = (roles,) if isinstance(roles, str) else roles
+    if not getattr(user, "is_authenticated", False) or not user.is_active or role_of(user) not in allowed:
         if getattr(user, "is_authenticated", False):
-            record_denial(user=user, reason=f"not_{role}", details={"action": doing})
-        raise Forbidden(f"Only a {role.replace('_', ' ')} may {doing}.", code="forbidden")
+            record_denial(user=user, reason=reason or f"not_{allowed[0]}", details={"action": doing})
+        names = [role.replace("_", " ") for role in allowed]
+        who = f"a {names[0]}" if len(names) == 1 else " and ".join(f"{name}s" for name in names)
+        raise Forbidden(f"Only {who} may {doing}.", code="forbidden")
 
 
 def parse_uuid(value: uuid.UUID | str) -> uuid.UUID | None:
@@ -95,13 +65,3 @@ def case_for(*, user: Any, case_id: uuid.UUID | str, acting: bool = False) -> Co
 def require_approver(*, user: Any) -> None:
     """Refuse (on record) anyone but a data protection officer."""
     require_role(user, APPROVER, "see access requests")
-
-
-def visible_cases(*, user: Any) -> QuerySet[ComplaintCase]:
-    """The cases `user` may list (officers: their own; DPOs: all); anyone else is refused on record."""
-    from complaints.selectors import cases_for_user
-
-    if role_of(user) not in (OFFICER, APPROVER):
-        record_denial(user=user, reason="no_case_role", details={"action": "list complaint cases"})
-        raise Forbidden("Only compliance officers and data protection officers see cases.", code="forbidden")
-    return cases_for_user(user=user)

@@ -1,14 +1,17 @@
 """Complaint cases, their access requests and the access grants approval creates.
 
 Holding an active grant is the capability to decrypt the recordings it names; only
-`complaints.services` creates grants (after a second person approved), and `recorder.playback`
-accepts nothing else. State changes go through `complaints.services`, never through `save()`.
+`complaints.services` creates grants (after a second person approved), and `complaints.playback`
+unseals for nothing else. State changes go through `complaints.services`, never through `save()`.
 """
 
 from __future__ import annotations
 
+import operator
 import uuid
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -87,6 +90,15 @@ class ComplaintCase(models.Model):
     def __str__(self) -> str:
         return f"case {self.id}"
 
+    def may_request_access(self, *, by: Any) -> bool:
+        """Whether `by` may ask for access now: the case's own officer, while it is open or its
+        access has expired (the workflow's states from which a request starts)."""
+        return self.opened_by_id == by.pk and self.status in (self.Status.OPEN, self.Status.ACCESS_EXPIRED)
+
+    def may_close(self, *, by: Any) -> bool:
+        """Whether `by` may close the case: its own officer, once, in any state but closed."""
+        return self.opened_by_id == by.pk and self.status != self.Status.CLOSED
+
 
 class CaseSession(models.Model):
     """A session linked to a case, and the legal hold the link placed on it."""
@@ -149,6 +161,37 @@ class AccessRequest(models.Model):
         return f"access request {self.id} ({self.status})"
 
 
+# "This grant is active at `at`", written once: not revoked, started, not yet ended. The database
+# reads it as a filter (AccessGrant.objects.active) and Python as AccessGrant.is_active, both made
+# from these conditions; tests/complaints/test_active_grant.py holds the two to each other.
+_ACTIVE_AT: tuple[tuple[str, str, Any], ...] = (
+    ("revoked_at", "isnull", True),
+    ("starts_at", "lte", "at"),
+    ("ends_at", "gt", "at"),
+)
+_IN_PYTHON: dict[str, Callable[[Any, Any], bool]] = {
+    "isnull": lambda value, wanted: (value is None) == wanted,
+    "lte": operator.le,
+    "gt": operator.gt,
+}
+
+
+def grant_active_at(at: datetime, *, through: str = "") -> models.Q:
+    """The filter of grants active at `at`; `through` is the path to the grant from the model
+    queried (e.g. "accessgrant__")."""
+    return models.Q(
+        **{
+            f"{through}{field}__{lookup}": at if value == "at" else value
+            for field, lookup, value in _ACTIVE_AT
+        }
+    )
+
+
+class AccessGrantQuerySet(models.QuerySet["AccessGrant"]):
+    def active(self, at: datetime) -> AccessGrantQuerySet:
+        return self.filter(grant_active_at(at))
+
+
 class AccessGrant(models.Model):
     """The capability to decrypt the named recordings, for the grantee, until `ends_at`."""
 
@@ -164,6 +207,8 @@ class AccessGrant(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = AccessGrantQuerySet.as_manager()
+
     class Meta:
         ordering = ["-starts_at"]
         constraints = [
@@ -176,4 +221,7 @@ class AccessGrant(models.Model):
         return f"grant {self.id}"
 
     def is_active(self, at: datetime) -> bool:
-        return self.revoked_at is None and self.starts_at <= at < self.ends_at
+        return all(
+            _IN_PYTHON[lookup](getattr(self, field), at if value == "at" else value)
+            for field, lookup, value in _ACTIVE_AT
+        )

@@ -1,26 +1,23 @@
 """What the officer's and the DPO's pages show, assembled from `complaints.selectors`: the
 rights timeline of a session as a chart, deadlines, and the case's ledger history in words.
 
-Reads only. Two small reads the pages need and the workflow's selectors do not offer
-(`decided_by`, `recording_in_active_grant`) live here, apart from the core selectors.
+Reads only, and only through the selectors: this module turns what they return into what a page
+shows.
 """
 
 from __future__ import annotations
 
 import math
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from audit.models import LedgerEntry
 from complaints import selectors
-from complaints.access import parse_uuid
 from complaints.models import AccessGrant, AccessRequest, ComplaintCase
-from config.charts import Chart, Label, Line, Rect, Series
+from core.charts import Chart, Label, Line, Rect, Series
 from recorder import timeline
 from recorder.models import Recording, Session
 
@@ -309,38 +306,3 @@ def _history_line(entry: LedgerEntry) -> HistoryLine:
         outcome = ComplaintCase.Outcome(details["outcome"]).label
         note = f"{outcome}: {note}" if note else outcome
     return HistoryLine(entry, _ACTION_WORDS.get(entry.action, entry.action), note)
-
-
-# --- reads the workflow's selectors do not offer ------------------------------------------------
-
-
-def decided_by(*, user: Any, limit: int = 10) -> QuerySet[AccessRequest]:
-    """The requests `user` decided most recently, for the DPO's own record on the queue page."""
-    return (
-        AccessRequest.objects.filter(decided_by=user)
-        .select_related("case", "requester")
-        .order_by("-decided_at")[:limit]
-    )
-
-
-def recording_in_active_grant(
-    *, user: Any, case: ComplaintCase, recording_id: uuid.UUID | str, now: datetime
-) -> tuple[AccessGrant, Recording] | None:
-    """The viewer's active grant on `case` and the recording it names, if it names that one."""
-    grant = selectors.active_grant(user=user, case=case, at=now)
-    if grant is None:
-        return None
-    try:
-        recording = grant.recordings.select_related("session").get(id=recording_id)
-    except (Recording.DoesNotExist, ValidationError, ValueError):
-        return None
-    return grant, recording
-
-
-def linked_recording_id(*, case: ComplaintCase, recording_id: uuid.UUID | str) -> uuid.UUID | None:
-    """The id of the recording if one of `case`'s linked sessions has it, else None."""
-    parsed = parse_uuid(recording_id)
-    if parsed is None:
-        return None
-    linked = Recording.objects.filter(id=parsed, session__case_links__case=case).values_list("id", flat=True)
-    return linked.first()

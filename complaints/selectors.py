@@ -10,15 +10,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from audit.models import LedgerEntry
-from complaints.access import APPROVER, OFFICER
+from complaints.access import parse_uuid
 from complaints.models import AccessGrant, AccessRequest, CaseSession, ComplaintCase
-from complaints.services import customer_hash
-from config.roles import role_of
 from recorder.models import Recording, Session, SessionEvent
+from recorder.pseudonyms import customer_hash
+from staff.roles import APPROVER, OFFICER, role_of
 
 
 def find_sessions(
@@ -117,8 +118,36 @@ def active_grant(*, user: Any, case: ComplaintCase, at: datetime | None = None) 
     if not getattr(user, "is_authenticated", False):
         return None
     at = at or timezone.now()
+    return AccessGrant.objects.active(at).filter(case=case, grantee=user).order_by("-ends_at").first()
+
+
+def decided_by(*, user: Any, limit: int = 10) -> QuerySet[AccessRequest]:
+    """The requests `user` decided most recently, for the DPO's own record on the queue page."""
     return (
-        case.grants.filter(grantee=user, revoked_at__isnull=True, starts_at__lte=at, ends_at__gt=at)
-        .order_by("-ends_at")
-        .first()
+        AccessRequest.objects.filter(decided_by=user)
+        .select_related("case", "requester")
+        .order_by("-decided_at")[:limit]
     )
+
+
+def recording_in_active_grant(
+    *, user: Any, case: ComplaintCase, recording_id: uuid.UUID | str, now: datetime
+) -> tuple[AccessGrant, Recording] | None:
+    """The viewer's active grant on `case` and the recording it names, if it names that one."""
+    grant = active_grant(user=user, case=case, at=now)
+    if grant is None:
+        return None
+    try:
+        recording = grant.recordings.select_related("session").get(id=recording_id)
+    except (Recording.DoesNotExist, ValidationError, ValueError):
+        return None
+    return grant, recording
+
+
+def linked_recording_id(*, case: ComplaintCase, recording_id: uuid.UUID | str) -> uuid.UUID | None:
+    """The id of the recording if one of `case`'s linked sessions has it, else None."""
+    parsed = parse_uuid(recording_id)
+    if parsed is None:
+        return None
+    linked = Recording.objects.filter(id=parsed, session__case_links__case=case).values_list("id", flat=True)
+    return linked.first()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,33 +23,21 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from audit.services import Actor, record_event
-from complaints.access import (  # noqa: F401 - case_for, record_denial are part of this module's API
-    APPROVER,
-    OFFICER,
-    actor_of,
-    case_for,
-    parse_uuid,
-    record_denial,
-    require_approver,
-    require_role,
-    visible_cases,
-)
+from complaints import selectors
+from complaints.access import actor_of, case_for, parse_uuid, require_role
 from complaints.models import AccessGrant, AccessRequest, CaseSession, ComplaintCase
-from config.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from recorder.models import Recording, Session
-from recorder.pseudonyms import pseudonym
+from recorder.pseudonyms import customer_hash
 from retention.services import place_legal_hold, release_legal_hold
+from staff.authorisation import record_denial
+from staff.roles import APPROVER, OFFICER
 
 User = AbstractBaseUser | AnonymousUser
 # Answer a complaint within one month (GDPR art. 12(3)); the officer may set another deadline.
 RESPONSE_TIME = timedelta(days=30)
 CLOCK_SKEW = timedelta(minutes=5)  # an officer's clock may run a little ahead of ours
 EARLIEST_RECEIVED = datetime(2000, 1, 1, tzinfo=UTC)  # before any recording this vault holds
-
-
-def customer_hash(customer_ref: str) -> str:
-    """The keyed hash sessions keep of their customer reference, also after purge."""
-    return pseudonym(customer_ref.strip(), purpose="customer_ref")
 
 
 def access_window() -> timedelta:
@@ -94,13 +83,11 @@ def search_sessions(
     started_until: datetime | None = None,
 ) -> QuerySet[Session]:
     """An officer's search of a customer's sessions (metadata only); the search is on record."""
-    from complaints.selectors import find_sessions
-
     require_role(officer, OFFICER, "search a customer's sessions")
     customer_ref = _clean_text(customer_ref, field="customer_ref", code="customer_ref_required")
     if started_from and started_until and started_until <= started_from:
         raise InvalidInput("The end of the range must come after its start.", code="invalid_range")
-    sessions = find_sessions(
+    sessions = selectors.find_sessions(
         customer_ref=customer_ref, started_from=started_from, started_until=started_until
     )
     with transaction.atomic():
@@ -110,6 +97,65 @@ def search_sessions(
             details={"customer_ref_hash": customer_hash(customer_ref), "found": sessions.count()},
         )
     return sessions
+
+
+def visible_cases(*, user: Any) -> QuerySet[ComplaintCase]:
+    """The cases `user` may list (officers: their own; DPOs: all); anyone else is refused on record."""
+    require_role(user, (OFFICER, APPROVER), "list complaint cases", reason="no_case_role")
+    return selectors.cases_for_user(user=user)
+
+
+@dataclass(frozen=True)
+class NewCaseAttempt:
+    """What the new-case form's one action came to: the case opened, or the customer's sessions
+    to show again with why nothing was opened."""
+
+    case: ComplaintCase | None
+    sessions: QuerySet[Session] | None
+    error: str
+
+
+def start_case(
+    *, officer: Any, searching: bool, data: dict[str, Any], complete: bool, session_ids: list[str]
+) -> NewCaseAttempt:
+    """The new-case form: a search of the customer's sessions (`searching`), or opening the case
+    with the picked ones. `complete` says the form's fields were all valid. When opening is
+    refused, or the form is incomplete, the sessions are searched again so the officer's picks stay
+    on screen: each showing is a search on record, as the search button's is."""
+    found: QuerySet[Session] | None = None
+    error = ""
+    if complete:
+        try:
+            if searching:
+                found = search_sessions(
+                    officer=officer,
+                    customer_ref=data["customer_ref"],
+                    started_from=data["started_from"],
+                    started_until=data["started_until"],
+                )
+            else:
+                case = open_case(
+                    officer=officer,
+                    customer_ref=data["customer_ref"],
+                    channel=data["channel"],
+                    complaint=data["complaint"],
+                    session_ids=session_ids,
+                    received_at=data["received_at"],
+                )
+                return NewCaseAttempt(case=case, sessions=None, error="")
+        except (InvalidInput, NotFound) as refused:
+            error = refused.detail
+    if found is None and not searching and "customer_ref" in data:
+        try:
+            found = search_sessions(
+                officer=officer,
+                customer_ref=data["customer_ref"],
+                started_from=data.get("started_from"),
+                started_until=data.get("started_until"),
+            )
+        except InvalidInput:
+            found = None
+    return NewCaseAttempt(case=None, sessions=found, error=error)
 
 
 def _sessions_of_customer(

@@ -8,53 +8,24 @@ Domain errors become a message on the page, a 403 or a 404.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from complaints import pages, selectors, services
-from complaints.access import record_denial
+from complaints import access, pages, playback, selectors, services
 from complaints.forms import CloseCaseForm, DecisionForm, JustificationForm, OpenCaseForm, SessionSearchForm
 from complaints.models import ComplaintCase
-from complaints.step_up import recently_authenticated, step_up_url
-from config.errors import Conflict, Forbidden, InvalidInput, NotFound
-from config.roles import role_may
-from recorder.models import Session
-
-View = Callable[..., HttpResponse]
-
-
-def staff_page(permission: str) -> Callable[[View], View]:
-    """Signed-in staff whose role carries `permission`; the services' refusals become 403/404."""
-
-    def decorate(view: View) -> View:
-        @wraps(view)
-        @login_required
-        @never_cache
-        def page(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not role_may(request.user, permission):
-                raise PermissionDenied
-            try:
-                return view(request, *args, **kwargs)
-            except NotFound as error:
-                raise Http404(error.detail) from error
-            except Forbidden as error:
-                raise PermissionDenied(error.detail) from error
-
-        return page
-
-    return decorate
+from core.errors import Conflict, Forbidden, InvalidInput
+from staff.authorisation import serves, staff_page
+from staff.roles import APPROVER, OFFICER
+from staff.step_up import recently_authenticated, step_up_url
 
 
 def _case_url(case_id: Any) -> str:
@@ -70,7 +41,7 @@ STATUS_FILTERS = {
 }
 
 
-@staff_page("complaints.view_complaintcase")
+@staff_page(OFFICER, APPROVER)
 def case_list(request: HttpRequest) -> HttpResponse:
     shown = request.GET.get("status", "active")
     if shown not in STATUS_FILTERS:
@@ -87,12 +58,12 @@ def case_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "shown": shown,
             "filters": [(key, label) for key, (label, _) in STATUS_FILTERS.items()],
-            "may_open": role_may(request.user, "complaints.add_complaintcase"),
+            "may_open": serves(request.user, case_new.serves_roles),  # type: ignore[attr-defined]
         },
     )
 
 
-@staff_page("complaints.add_complaintcase")
+@staff_page(OFFICER)
 @require_http_methods(["GET", "POST"])
 def case_new(request: HttpRequest) -> HttpResponse:
     """One form: find the customer's sessions (POST, so the reference stays out of URLs and
@@ -106,68 +77,39 @@ def case_new(request: HttpRequest) -> HttpResponse:
     # A search checks only the search fields; what was typed elsewhere is shown back as it was.
     form = (SessionSearchForm if searching else OpenCaseForm)(request.POST)
     context.update(form=form, values=request.POST, picked=request.POST.getlist("sessions"), searched=True)
-    status = 200
-    found: QuerySet[Session] | None = None
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            if searching:
-                found = services.search_sessions(
-                    officer=request.user,
-                    customer_ref=data["customer_ref"],
-                    started_from=data["started_from"],
-                    started_until=data["started_until"],
-                )
-            else:
-                case = services.open_case(
-                    officer=request.user,
-                    customer_ref=data["customer_ref"],
-                    channel=data["channel"],
-                    complaint=data["complaint"],
-                    session_ids=context["picked"],
-                    received_at=data["received_at"],
-                )
-                messages.success(request, "Case opened. Each linked session is under a legal hold.")
-                return redirect(_case_url(case.id))
-        except (InvalidInput, NotFound) as error:
-            form.add_error(None, error.detail)
-            status = 400
-    else:
-        status = 400
-    # Show the customer's sessions again, so that a refused "open" keeps the officer's picks: each
-    # showing is a search on record, as the search button's is.
-    if found is None and not searching and "customer_ref" in form.cleaned_data:
-        data = form.cleaned_data
-        try:
-            found = services.search_sessions(
-                officer=request.user,
-                customer_ref=data["customer_ref"],
-                started_from=data.get("started_from"),
-                started_until=data.get("started_until"),
-            )
-        except InvalidInput:
-            found = None
-    if found is not None:
+    complete = form.is_valid()
+    attempt = services.start_case(
+        officer=request.user,
+        searching=searching,
+        data=form.cleaned_data,
+        complete=complete,
+        session_ids=context["picked"],
+    )
+    if attempt.case is not None:
+        messages.success(request, "Case opened. Each linked session is under a legal hold.")
+        return redirect(_case_url(attempt.case.id))
+    if attempt.error:
+        form.add_error(None, attempt.error)
+    if attempt.sessions is not None:
         now = timezone.now()
-        context["sessions"] = [(s, pages.session_timeline(s, now=now)) for s in found[:50]]
+        context["sessions"] = [(s, pages.session_timeline(s, now=now)) for s in attempt.sessions[:50]]
+    status = 400 if attempt.error or not complete else 200
     return render(request, "complaints/case_new.html", context, status=status)
 
 
-@staff_page("complaints.view_complaintcase")
+@staff_page(OFFICER, APPROVER)
 def case_detail(request: HttpRequest, case_id: str) -> HttpResponse:
-    case = services.case_for(user=request.user, case_id=case_id)
+    case = access.case_for(user=request.user, case_id=case_id)
     page = pages.case_page(case=case, viewer=request.user, now=timezone.now())
-    officer = case.opened_by_id == request.user.pk
     return render(
         request,
         "complaints/case_detail.html",
         {
             "page": page,
             "case": case,
-            "is_officer": officer,
-            "may_request": officer
-            and case.status in (ComplaintCase.Status.OPEN, ComplaintCase.Status.ACCESS_EXPIRED),
-            "may_close": officer and case.status != ComplaintCase.Status.CLOSED,
+            "is_officer": case.opened_by_id == request.user.pk,
+            "may_request": case.may_request_access(by=request.user),
+            "may_close": case.may_close(by=request.user),
         },
     )
 
@@ -181,7 +123,7 @@ def _case_form(
     act: Callable[[ComplaintCase, dict[str, Any]], str],
 ) -> HttpResponse:
     """GET shows the form for the officer's own case; POST acts and goes back to the case."""
-    case = services.case_for(user=request.user, case_id=case_id, acting=True)
+    case = access.case_for(user=request.user, case_id=case_id, acting=True)
     if case.status == ComplaintCase.Status.CLOSED:  # no form to fill in for nothing
         messages.error(request, "The case is closed: nothing more can be requested or changed.")
         return redirect(_case_url(case.id))
@@ -202,7 +144,7 @@ def _case_form(
     return render(request, template, context, status=status)
 
 
-@staff_page("complaints.request_access")
+@staff_page(OFFICER)
 @require_http_methods(["GET", "POST"])
 def request_access(request: HttpRequest, case_id: str) -> HttpResponse:
     def act(case: ComplaintCase, data: dict[str, Any]) -> str:
@@ -214,7 +156,7 @@ def request_access(request: HttpRequest, case_id: str) -> HttpResponse:
     )
 
 
-@staff_page("complaints.change_complaintcase")
+@staff_page(OFFICER)
 @require_http_methods(["GET", "POST"])
 def case_close(request: HttpRequest, case_id: str) -> HttpResponse:
     def act(case: ComplaintCase, data: dict[str, Any]) -> str:
@@ -228,32 +170,20 @@ def case_close(request: HttpRequest, case_id: str) -> HttpResponse:
     )
 
 
-@staff_page("complaints.play_recording")
+@staff_page(OFFICER)
 def player(request: HttpRequest, case_id: str, recording_id: str) -> HttpResponse:
     """The video element for a recording the officer's active grant names. The page itself shows
     no content: the element's requests to the stream are checked and written to the ledger."""
-    case = services.case_for(user=request.user, case_id=case_id, acting=True)
-    found = pages.recording_in_active_grant(
-        user=request.user, case=case, recording_id=recording_id, now=timezone.now()
-    )
-    if found is None:
-        # A recording of this case (a grant that ended, say) is explained on the case page; any
-        # other id is as unknown as a missing one. Both are refusals on record.
-        linked = pages.linked_recording_id(case=case, recording_id=recording_id)
-        record_denial(
-            user=request.user,
-            reason="no_active_grant" if linked else "recording_not_in_case",
-            case_id=case.id,
-            recording_id=linked,
-            details={"requested_recording": str(recording_id)[:64]},
+    case = access.case_for(user=request.user, case_id=case_id, acting=True)
+    try:
+        grant, recording = playback.player_recording(
+            user=request.user, case=case, recording_id=recording_id, now=timezone.now()
         )
-        if linked is None:
-            raise Http404("No such recording in this case.")
-        messages.error(request, "You hold no active access to that recording.")
+    except playback.NoActiveGrant as refused:
+        messages.error(request, refused.detail)
         return redirect(_case_url(case.id))
     if not recently_authenticated(request):
         return HttpResponseRedirect(step_up_url(request.get_full_path()))
-    grant, recording = found
     stream = reverse("recording-stream", kwargs={"case_id": case.id, "recording_id": recording.id})
     return render(
         request,
@@ -265,7 +195,7 @@ def player(request: HttpRequest, case_id: str, recording_id: str) -> HttpRespons
 # --- DPO: decisions -----------------------------------------------------------------------------
 
 
-@staff_page("complaints.decide_access_request")
+@staff_page(APPROVER)
 def approval_queue(request: HttpRequest) -> HttpResponse:
     pending = list(
         selectors.pending_access_requests(user=request.user).annotate(session_count=Count("case__links"))
@@ -273,11 +203,11 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "complaints/approval_queue.html",
-        {"pending": pending, "decided": pages.decided_by(user=request.user)},
+        {"pending": pending, "decided": selectors.decided_by(user=request.user)},
     )
 
 
-@staff_page("complaints.decide_access_request")
+@staff_page(APPROVER)
 @require_POST
 def decide(request: HttpRequest, request_id: str) -> HttpResponse:
     form = DecisionForm(request.POST)

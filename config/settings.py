@@ -50,9 +50,13 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "axes",
+    # The vault's apps, lowest layer first (the import-linter contract in .importlinter).
+    "core",
     "audit",
+    "staff",
     "recorder",
     "retention",
+    "auditor",
     "complaints",
     "django_prometheus",
     "ops",
@@ -66,7 +70,7 @@ MIDDLEWARE = [
     "ops.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy on every response (django-csp); policy below, "Security".
-    "config.csp.CSPMiddleware",
+    "core.csp.CSPMiddleware",
     # The staff pages' stylesheet, served by the web process itself (no separate file server).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -76,7 +80,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # An empty 405 (a form's address opened with GET) becomes a page, or JSON for the API.
-    "config.errors.MethodNotAllowedPage",
+    "core.errors.MethodNotAllowedPage",
     # Last, as django-axes asks: it answers a locked-out sign-in before any view runs.
     "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -88,14 +92,14 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "config" / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "config.context_processors.role",
+                "staff.context_processors.role",
             ],
         },
     },
@@ -140,7 +144,6 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAULT_DATA_DIR / "static"
-STATICFILES_DIRS = [BASE_DIR / "config" / "static"]
 # Serve straight from the app folders: a handful of files, and no collectstatic step to forget.
 WHITENOISE_USE_FINDERS = True
 
@@ -152,8 +155,8 @@ AUTHENTICATION_BACKENDS = [
     # django-axes first: it counts failed sign-ins and refuses a sign-in once a failure limit
     # below is reached within AXES_COOLOFF_TIME, before any password is checked.
     "axes.backends.AxesStandaloneBackend",
-    # Django's ModelBackend with the per-request user lookup prebuilt (config/staff_backend.py).
-    "config.staff_backend.StaffModelBackend",
+    # Django's ModelBackend with the per-request user lookup prebuilt (staff/backend.py).
+    "staff.backend.StaffModelBackend",
 ]
 
 
@@ -169,8 +172,8 @@ def _at_least_one(name: str, default: int) -> int:
 # Three limits within the cool-off: one user name from one address (typos; a guess at one
 # account); any user names from one address (password spraying), higher, so that a few typos
 # each from an office behind one NAT address pause nobody; one user name from any addresses (a
-# guess spread over many), also higher. The wider two are config.signin_throttle's.
-AXES_HANDLER = "config.signin_throttle.SignInThrottle"
+# guess spread over many), also higher. The wider two are staff.signin_throttle's.
+AXES_HANDLER = "staff.signin_throttle.SignInThrottle"
 AXES_FAILURE_LIMIT = _at_least_one("SIGNIN_FAILURE_LIMIT", default=5)
 SIGNIN_ADDRESS_FAILURE_LIMIT = _at_least_one("SIGNIN_ADDRESS_FAILURE_LIMIT", default=20)
 SIGNIN_USERNAME_FAILURE_LIMIT = _at_least_one("SIGNIN_USERNAME_FAILURE_LIMIT", default=10)
@@ -179,9 +182,9 @@ AXES_COOLOFF_TIME = timedelta(minutes=_at_least_one("SIGNIN_LOCKOUT_MINUTES", de
 # address a user signed in from within them is not paused by the per-name limit. Then deleted.
 SIGNIN_LOG_DAYS = _at_least_one("SIGNIN_LOG_DAYS", default=90)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-# The address is the client's, not the load balancer's (config/clients.py): behind one, every
+# The address is the client's, not the load balancer's (core/clients.py): behind one, every
 # sign-in would otherwise share its address, and failures of one person lock out everyone.
-AXES_CLIENT_IP_CALLABLE = "config.clients.throttled_address"  # an IPv6 client by its /64
+AXES_CLIENT_IP_CALLABLE = "core.clients.throttled_address"  # an IPv6 client by its /64
 # How many proxies of ours stand in front of gunicorn and append to X-Forwarded-For (a TLS load
 # balancer: 1). 0: the socket's address is the client's, and X-Forwarded-For is ignored.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
@@ -191,11 +194,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # The page above for people, the service's JSON error for scripts, with Retry-After.
-AXES_LOCKOUT_CALLABLE = "config.signin_throttle.lockout_response"
+AXES_LOCKOUT_CALLABLE = "staff.signin_throttle.lockout_response"
 # Staff sessions end with the browser and after SESSION_COOKIE_AGE at the latest. They are kept
-# in the database by Django's own store, with its per-request lookup prebuilt (config/sessions.py).
+# in the database by Django's own store, with its per-request lookup prebuilt (staff/sessions.py).
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
-SESSION_ENGINE = "config.sessions"
+SESSION_ENGINE = "staff.sessions"
 
 # Recording bodies are read straight from the request stream by the ingest service. Should any
 # form ever carry a file, it stays in memory: no upload handler may spool plaintext to disk.
@@ -243,10 +246,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_PAGINATION_CLASS": "config.pagination.LimitOffsetPages",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.LimitOffsetPages",
     "PAGE_SIZE": 50,
 }
 SPECTACULAR_SETTINGS = {
@@ -257,7 +260,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",  # drf-spectacular's default, kept
-        "config.schema.document_every_other_error",
+        "core.schema.document_every_other_error",
     ],
 }
 

@@ -5,14 +5,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from complaints.step_up import step_up
-from config.views import home
 from ops.views import metrics
+from staff.step_up import step_up
+from staff.views import home
 
-handler400 = "config.errors.handler400"
-handler403 = "config.errors.handler403"
-handler404 = "config.errors.handler404"
-handler500 = "config.errors.handler500"
+handler400 = "core.errors.handler400"
+handler403 = "staff.views.handler403"
+handler404 = "core.errors.handler404"
+handler500 = "core.errors.handler500"
 
 urlpatterns = [
     path("", home, name="home"),
@@ -21,12 +21,12 @@ urlpatterns = [
     path("accounts/step-up/", step_up, name="step-up"),
     path("cases/", include("complaints.urls_pages")),
     path("operations/", include("retention.urls_pages")),
-    path("audit/", include("audit.urls_pages")),
+    path("audit/", include("auditor.urls_pages")),
     path("admin/", admin.site.urls),
     path("metrics", metrics, name="metrics"),
     path("api/v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/", include("recorder.urls")),
     path("api/v1/", include("retention.urls")),
     path("api/v1/", include("complaints.urls")),
-    path("api/v1/", include("audit.urls")),
+    path("api/v1/", include("auditor.urls")),
 ]

@@ -10,10 +10,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from celery import current_app as celery_app
 from django.conf import settings
 from django.db import connection
 
-from config.celery import app as celery_app
 from recorder.recipients import RecipientConfigError, ingest_recipients
 from recorder.stores import StoreError, get_store
 

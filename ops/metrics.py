@@ -21,8 +21,7 @@ from audit.models import LedgerEntry
 from audit.selectors import last_seq, latest_head
 from complaints.models import AccessGrant
 from recorder.models import Recording
-from retention.selectors import active_legal_holds
-from retention.services import held_session_ids
+from retention.selectors import active_legal_holds, held_session_ids
 
 
 class VaultCollector(Collector):

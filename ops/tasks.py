@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from config.signin_throttle import forget_old_sign_ins as forget
+from staff.signin_throttle import forget_old_sign_ins as forget
 
 
 @shared_task(acks_late=True)

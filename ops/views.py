@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import CollectorRegistry, multiprocess
 
-from config.errors import json_error
+from core.errors import json_error
 from ops.metrics import VaultCollector
 
 

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from audit.services import Actor
-from config.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 from recorder.models import RecorderClient, Recording, Session, SessionEvent
 from recorder.services import revoke_recorder_client
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -11,8 +9,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import InvalidInput
-from config.schema import ERROR
+from core.api import validated
+from core.errors import InvalidInput
+from core.schema import ERROR
 from recorder import ingest, selectors, services
 from recorder.authentication import IsRecorderClient, RecorderTokenAuthentication
 from recorder.models import RecorderClient, Recording, SessionEvent
@@ -79,12 +78,6 @@ class SessionOut(serializers.Serializer):
     recording = RecordingOut(allow_null=True)
 
 
-def _validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
 class RecorderView(APIView):
     authentication_classes = [RecorderTokenAuthentication]
     permission_classes = [IsRecorderClient]
@@ -102,7 +95,7 @@ class SessionListView(RecorderView):
         summary="Register a customer-initiated session with its prior consent",
     )
     def post(self, request: Request) -> Response:
-        data = _validated(SessionIn, request.data)
+        data = validated(SessionIn, request.data)
         consent = data.pop("consent")
         session = services.register_session(
             client=self.client(request),
@@ -133,7 +126,7 @@ class SessionEventView(RecorderView):
         summary="Report a change of rights: scope_changed, interrupted, resumed or ended",
     )
     def post(self, request: Request, session_id: str) -> Response:
-        data = _validated(EventIn, request.data)
+        data = validated(EventIn, request.data)
         event = services.append_session_event(client=self.client(request), session_id=session_id, **data)
         return Response(EventOut(event).data, status=201)
 

@@ -29,14 +29,14 @@ from django.utils import timezone
 from rest_framework import status
 
 from audit.services import Actor, record_event
-from config.errors import Conflict, DomainError, InvalidInput
+from core.errors import Conflict, DomainError, InvalidInput
+from core.periods import expiry_for
 from recorder import recipients as recipient_config
 from recorder.models import RecorderClient, Recording, Session
 from recorder.pseudonyms import content_fingerprint
 from recorder.sealing import Sealer
 from recorder.services import client_actor, session_for_client, timeline_state
 from recorder.stores import ObjectStore, ObjectWriter, StoreError, get_store
-from retention.services import expiry_for
 
 if TYPE_CHECKING:
     from hashlib import _Hash as Hash

@@ -24,3 +24,8 @@ def pseudonym(value: str, *, purpose: str) -> str:
 def content_fingerprint(sha256_digest: bytes) -> str:
     """Keyed fingerprint of a recording's plaintext SHA-256: recognises the same bytes again."""
     return hmac.new(_key("recording-content"), sha256_digest, hashlib.sha256).hexdigest()
+
+
+def customer_hash(customer_ref: str) -> str:
+    """The keyed hash sessions keep of their customer reference, also after purge."""
+    return pseudonym(customer_ref.strip(), purpose="customer_ref")

@@ -1,7 +1,7 @@
 """Which age recipients ingest seals to, and the embedded X25519 key pair.
 
 This module is the ingest side of key configuration: it loads public recipients only and never
-opens the identity file. Identities are loaded by `recorder.playback`, and only there.
+opens the identity file. Identities are loaded by `recorder.unsealing`, and only there.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import Actor, record_event
-from config.errors import Conflict, DomainError, InvalidInput, NotFound
+from core.errors import Conflict, DomainError, InvalidInput, NotFound
 from recorder import timeline
 from recorder.models import RecorderClient, Session, SessionEvent
 from recorder.pseudonyms import pseudonym

@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from config.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import status
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 
 class UploadTooSlow(DomainError):

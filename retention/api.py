@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import authentication, permissions, serializers
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.pagination import PagedListView
-from config.schema import ERROR
+from core.schema import ERROR
 from retention.models import PurgeRun
 from retention.selectors import purge_runs
-
-
-class CanViewPurgeRuns(permissions.BasePermission):
-    """Staff holding `retention.view_purgerun` (auditors, operators); never a recorder token."""
-
-    def has_permission(self, request: Request, view: object) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and user.has_perm("retention.view_purgerun"))
+from staff.authorisation import StaffListView
+from staff.roles import AUDITOR, OPERATOR
 
 
 class PurgeRunOut(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -41,9 +34,8 @@ class PurgeRunOut(serializers.ModelSerializer):  # type: ignore[type-arg]
         read_only_fields = fields  # output only: every key is in every answer
 
 
-class PurgeRunListView(PagedListView):
-    authentication_classes = [authentication.SessionAuthentication]
-    permission_classes = [CanViewPurgeRuns]
+class PurgeRunListView(StaffListView):
+    serves = (AUDITOR, OPERATOR)
 
     @extend_schema(
         operation_id="list_purge_runs",

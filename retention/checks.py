@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Error, register
 
-from retention.periods import RetentionPeriodError, parse_period
+from core.periods import RetentionPeriodError, parse_period
 
 
 @register()

@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from retention.periods import add_period
+from core.periods import add_period
 
 RULE_ID = "session-recording-vault-retention-backstop"
 PREFIX = "recordings/"

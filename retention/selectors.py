@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
+from recorder import shredding
 from recorder.models import Recording
 from retention.models import LegalHold, PurgeRun
 
@@ -86,3 +87,21 @@ def active_legal_holds() -> QuerySet[LegalHold]:
         .select_related("session__recording")
         .order_by("placed_at", "id")
     )
+
+
+def held_session_ids() -> QuerySet[LegalHold, Any]:
+    """Sessions under at least one unreleased hold (a subquery: `.values("session_id")`)."""
+    return LegalHold.objects.filter(released_at__isnull=True).values("session_id")
+
+
+@dataclass(frozen=True)
+class PurgeBacklog:
+    to_shred: int  # expired, unheld, locked (capped by the limit)
+    to_purge: int  # to_shred plus the shredded ones a crashed run left
+
+
+def purge_backlog(*, now: datetime, limit: int | None = None) -> PurgeBacklog:
+    """What a purge run would do now: for dry runs and progress bars."""
+    due = shredding.expired(now=now, held_session_ids=held_session_ids()).count()
+    to_shred = min(due, limit) if limit is not None else due
+    return PurgeBacklog(to_shred, to_shred + Recording.objects.filter(state=Recording.State.SHREDDED).count())

@@ -12,36 +12,24 @@ import logging
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import connection, connections, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import Actor, record_event
-from config.errors import Conflict, NotFound
+from core.errors import Conflict, NotFound
 from recorder import shredding
 from recorder.models import Recording, Session
 from recorder.stores import StoreError, get_store
+from retention import selectors
 from retention.models import LegalHold, PurgeRun
-from retention.periods import add_period
 
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]  # (shredded in this batch, purged in this batch)
-
-
-def expiry_for(*, received_at: datetime) -> datetime:
-    """When a recording received at `received_at` must be gone (RECORDING_RETENTION later)."""
-    return add_period(received_at, settings.RECORDING_RETENTION)
-
-
-def held_session_ids() -> QuerySet[LegalHold, Any]:
-    """Sessions under at least one unreleased hold (a subquery: `.values("session_id")`)."""
-    return LegalHold.objects.filter(released_at__isnull=True).values("session_id")
 
 
 def place_legal_hold(
@@ -105,19 +93,6 @@ def release_legal_hold(*, hold_id: uuid.UUID | str, actor: Actor, reason: str = 
     return hold
 
 
-@dataclass(frozen=True)
-class PurgeBacklog:
-    to_shred: int  # expired, unheld, locked (capped by the limit)
-    to_purge: int  # to_shred plus the shredded ones a crashed run left
-
-
-def purge_backlog(*, now: datetime, limit: int | None = None) -> PurgeBacklog:
-    """What a purge run would do now: for dry runs and progress bars."""
-    due = shredding.expired(now=now, held_session_ids=held_session_ids()).count()
-    to_shred = min(due, limit) if limit is not None else due
-    return PurgeBacklog(to_shred, to_shred + Recording.objects.filter(state=Recording.State.SHREDDED).count())
-
-
 def _mirror_legal_hold(key: str, *, on: bool) -> None:
     """Mirror a hold onto the stored object (S3 Object Lock); the database hold is what the purge obeys."""
     try:
@@ -140,10 +115,10 @@ def purge_expired(
     mark_abandoned_runs(now=now)
     run = PurgeRun.objects.create(trigger=trigger, dry_run=dry_run, started_at=now, progressed_at=now)
     run.skipped_held = Recording.objects.filter(
-        state=Recording.State.LOCKED, expires_at__lte=now, session_id__in=held_session_ids()
+        state=Recording.State.LOCKED, expires_at__lte=now, session_id__in=selectors.held_session_ids()
     ).count()
     if dry_run:
-        backlog = purge_backlog(now=now, limit=limit)
+        backlog = selectors.purge_backlog(now=now, limit=limit)
         run.shredded, run.purged = backlog.to_shred, backlog.to_purge
     else:
         _run_batches(run, now=now, limit=limit, batch_size=batch_size, progress=progress)
@@ -197,7 +172,9 @@ def _shred_next(run: PurgeRun, *, now: datetime, limit: int | None, batch_size: 
     room = batch_size if limit is None else min(batch_size, limit - run.shredded)
     if room <= 0:
         return 0
-    claimed = shredding.shred_expired(now=now, held_session_ids=held_session_ids(), limit=room, actor=actor)
+    claimed = shredding.shred_expired(
+        now=now, held_session_ids=selectors.held_session_ids(), limit=room, actor=actor
+    )
     run.shredded += len(claimed)
     return len(claimed)
 

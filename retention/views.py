@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from retention.dashboard import overview
+from retention.pages import overview
+from staff.authorisation import staff_page
+from staff.roles import OPERATOR
 
 
-@login_required
-@permission_required("recorder.view_recording", raise_exception=True)
+@staff_page(OPERATOR)
 def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "retention/dashboard.html", {"overview": overview(now=timezone.now())})

@@ -7,7 +7,7 @@ import io
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from config.roles import ROLES
+from staff.roles import ROLES
 
 PASSWORD = "correct horse battery staple"
 

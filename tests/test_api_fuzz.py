@@ -32,7 +32,7 @@ from schemathesis import GenerationMode
 
 from audit.models import LedgerEntry
 from complaints.services import open_case, request_access
-from config.roles import ROLES
+from staff.roles import ROLES
 from tests.factories import SessionPayload
 from tests.staff import make_staff
 

@@ -217,7 +217,7 @@ ADMIN_STAFF = ("operator", "superuser")  # add_staff makes only operators is_sta
 OPERATOR_READS = {"recorder.session", "recorder.recording"}
 # Nobody adds, changes or deletes through the admin (ReadOnlyAdmin), except a superuser managing
 # accounts (auth.user; every change of someone's role is a ledger entry) and sign-in lockouts
-# (axes: deleting an attempt lifts a lockout; none is added). Role groups follow config.roles.
+# (axes: deleting an attempt lifts a lockout; none is added). Role groups follow staff.roles.
 SUPERUSER_ADDS = {"auth.user"}
 SUPERUSER_DELETES = SUPERUSER_ADDS | {"axes.accessattempt", "axes.accesslog", "axes.accessfailurelog"}
 

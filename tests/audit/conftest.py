@@ -25,7 +25,7 @@ def ledger_key_dir(tmp_path: Path, settings) -> Path:
 def staff_client(username: str, role: str | None) -> APIClient:
     from django.contrib.auth import get_user_model
 
-    from config.roles import assign_role
+    from staff.roles import assign_role
 
     user = get_user_model().objects.create_user(username=username, password="not used here 12345")
     if role:

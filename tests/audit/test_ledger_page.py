@@ -17,7 +17,7 @@ CASE = uuid.uuid4()
 def auditor_page(db) -> Client:
     from django.contrib.auth import get_user_model
 
-    from config.roles import assign_role
+    from staff.roles import assign_role
 
     user = get_user_model().objects.create_user(username="audrey", password="not used here 12345")
     assign_role(user=user, role="auditor")

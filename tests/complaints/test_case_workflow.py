@@ -13,7 +13,7 @@ from django.utils import timezone
 from audit.models import LedgerEntry
 from complaints import selectors, services
 from complaints.models import AccessRequest, ComplaintCase
-from config.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from recorder.models import Recording
 from retention.models import LegalHold
 from retention.services import purge_expired

@@ -13,7 +13,7 @@ from django.db import connection
 
 from complaints import services
 from complaints.models import AccessGrant, AccessRequest, ComplaintCase
-from config.errors import Conflict
+from core.errors import Conflict
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

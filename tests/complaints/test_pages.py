@@ -19,10 +19,10 @@ from django.utils import timezone
 from audit.models import LedgerEntry
 from complaints import services
 from complaints.models import AccessRequest, ComplaintCase
-from complaints.step_up import SESSION_KEY
 from recorder.models import Recording
 from retention.models import LegalHold
 from retention.services import purge_expired
+from staff.step_up import SESSION_KEY
 
 ROLES = ("anonymous", "officer", "other_officer", "dpo", "auditor", "operator", "superuser")
 

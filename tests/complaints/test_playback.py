@@ -12,8 +12,9 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import LedgerEntry
-from complaints import playback, playback_views, services
-from recorder import playback as recorder_playback
+from complaints import playback, services
+from complaints.api import stream as playback_views
+from recorder import unsealing as recorder_playback
 from recorder.models import Recording
 from recorder.sealing import CHUNK_SIZE, TamperedError
 from retention.models import LegalHold

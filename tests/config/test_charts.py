@@ -1,8 +1,8 @@
-"""Server-drawn charts: the geometry config/charts.py computes for the templates."""
+"""Server-drawn charts: the geometry core/charts.py computes for the templates."""
 
 from __future__ import annotations
 
-from config.charts import Column, Series, bar_list, column_chart, nice_step
+from core.charts import Column, Series, bar_list, column_chart, nice_step
 
 
 def test_gridline_steps_are_round_numbers() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client, RequestFactory
 
-from config.clients import client_address, throttled_address
+from core.clients import client_address, throttled_address
 from tests.config.test_staff_signin import add_staff, sign_in
 
 pytestmark = pytest.mark.django_db

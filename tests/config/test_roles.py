@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from config.roles import ROLES, UnknownRole, role_of, sync_role_groups, users_with_role
+from staff.roles import ROLES, UnknownRole, role_of, sync_role_groups, users_with_role
 
 pytestmark = pytest.mark.django_db
 

@@ -1,20 +1,18 @@
-"""The lookups each Range request makes with SQL written once (config/rows.py) give the same model
-instances as the ORM: every field, with the same value and type, on SQLite and on PostgreSQL."""
+"""The lookup each signed-in request makes with SQL written once (core/rows.py, staff/backend.py)
+gives the same model instance as the ORM: every field, with the same value and type, on SQLite and
+on PostgreSQL."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import models
 from django.utils import timezone
 
-from complaints.models import AccessGrant
-from complaints.playback import _grants
-from config.roles import assign_role
-from recorder.models import Recording
-from recorder.playback import _recording_through_grant
-from tests.recorder.test_unseal import grant_for, recording  # noqa: F401 - a fixture
+from staff.backend import StaffModelBackend
+from staff.roles import assign_role
 
 pytestmark = pytest.mark.django_db
 
@@ -26,25 +24,26 @@ def fields_of(instance: models.Model) -> dict[str, tuple[Any, type]]:
     }
 
 
-def test_the_recording_read_through_a_grant_is_the_orm_s_recording(recording) -> None:  # noqa: F811
-    rec, _ = recording
-    grant = grant_for(rec)
-    found = _recording_through_grant(recording_id=str(rec.id), grant_id=grant.pk, now=timezone.now())
+def test_the_user_read_for_each_request_is_the_orm_s_user() -> None:
+    user = get_user_model().objects.create_user("olivia", password="a long passphrase", email="o@example.org")
+    user.last_login = timezone.now()
+    user.save(update_fields=["last_login"])
+    assign_role(user=user, role="compliance_officer")
+    found = StaffModelBackend().get_user(user.pk)
     assert found is not None
-    assert fields_of(found) == fields_of(Recording.objects.get(pk=rec.pk))
-    assert found.grant_active == 1
+    assert fields_of(found) == fields_of(get_user_model().objects.get(pk=user.pk))
     assert found._state.adding is False and found._state.db == "default"
-    assert found.expires_at is not None and found.expires_at.tzinfo is not None
+    assert found.last_login is not None and found.last_login.tzinfo is not None
+    found.first_name = "Olivia"
+    found.save(update_fields=["first_name"])  # an instance the ORM can write back
+    assert get_user_model().objects.get(pk=user.pk).first_name == "Olivia"
 
 
-def test_the_grants_read_for_playback_are_the_orm_s_grants(recording) -> None:  # noqa: F811
-    rec, _ = recording
-    grant = grant_for(rec)
-    assign_role(user=grant.grantee, role="compliance_officer")
-    [found] = _grants(case_id=grant.case_id, recording_id=rec.id, user_id=grant.grantee_id)
-    assert fields_of(found) == fields_of(AccessGrant.objects.get(pk=grant.pk))
-    assert (found.case_status, found.recording_state) == ("open", Recording.State.LOCKED)
-    assert found.is_active(timezone.now())
-    found.revoked_at = timezone.now()
-    found.save(update_fields=["revoked_at"])  # an instance the ORM can write back
-    assert AccessGrant.objects.get(pk=grant.pk).revoked_at == found.revoked_at
+@pytest.mark.parametrize("user_id", ["not-a-number", None, 10**30, 2**63 - 1])
+def test_an_id_that_names_no_user_finds_none(user_id: Any) -> None:
+    assert StaffModelBackend().get_user(user_id) is None
+
+
+def test_an_inactive_user_is_not_signed_in() -> None:
+    user = get_user_model().objects.create_user("gone", password="a long passphrase", is_active=False)
+    assert StaffModelBackend().get_user(user.pk) is None

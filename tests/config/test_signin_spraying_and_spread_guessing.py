@@ -1,4 +1,4 @@
-"""Sign-in throttling beyond one user name from one address (config/signin_throttle.py): one
+"""Sign-in throttling beyond one user name from one address (staff/signin_throttle.py): one
 password sprayed over many user names from one address, and guesses at one user name spread over
 many addresses, are paused; an office behind one address is not paused by its staff's typos; a
 success clears only its own user name's failures from its own address; every pause looks alike."""
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from config.signin_throttle import PAUSED
+from staff.signin_throttle import PAUSED
 from tests.config.test_staff_signin import add_staff, sign_in
 from tests.conftest import run_under_settings
 

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from config.roles import ROLES
+from staff.roles import ROLES
 
 PASSWORD = "correct horse battery staple"
 pytestmark = pytest.mark.django_db
@@ -123,7 +123,7 @@ def test_the_session_is_renewed_at_sign_in_so_a_planted_session_id_is_useless() 
 
 
 def test_a_session_past_its_expiry_is_not_loaded_and_its_key_is_not_reused() -> None:
-    """The session store's own lookup (config/sessions.py) decides as Django's does."""
+    """The session store's own lookup (staff/sessions.py) decides as Django's does."""
     from datetime import timedelta
 
     from django.contrib.sessions.models import Session
@@ -151,7 +151,7 @@ def test_an_unknown_session_key_loads_nothing() -> None:
 
 
 def test_the_signed_in_user_is_loaded_with_every_field_as_the_orm_reads_it() -> None:
-    """The per-request user lookup (config/staff_backend.py) gives the same user as the ORM:
+    """The per-request user lookup (staff/backend.py) gives the same user as the ORM:
     same values, same types (an aware last_login, booleans), and it saves like one."""
     from django.contrib.auth import get_user
 
@@ -204,5 +204,5 @@ def test_a_session_naming_no_real_user_is_anonymous(planted) -> None:
     session[SESSION_KEY] = planted
     session[HASH_SESSION_KEY] = "0" * 64
     session.save()
-    assert session[BACKEND_SESSION_KEY] == "config.staff_backend.StaffModelBackend"
+    assert session[BACKEND_SESSION_KEY] == "staff.backend.StaffModelBackend"
     assert client.get("/").status_code == 302

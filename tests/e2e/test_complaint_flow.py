@@ -18,8 +18,8 @@ from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
 from audit.models import LedgerEntry
-from complaints.step_up import SESSION_KEY
 from retention.services import purge_expired
+from staff.step_up import SESSION_KEY
 from tests.e2e.conftest import UploadedRecording, new_page, sign_in
 from tests.staff import PASSWORD, make_staff
 

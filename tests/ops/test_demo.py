@@ -16,9 +16,9 @@ from django.core.management import call_command
 from django.test import Client
 
 from audit.models import LedgerEntry
-from config.roles import role_of
 from ops.demo.plan import SCENARIOS
 from recorder.models import Recording, Session, SessionEvent
+from staff.roles import role_of
 from tests.config.test_staff_signin import sign_in
 from tests.liveserver import ROOT, LiveServer
 

@@ -12,8 +12,8 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from audit.models import LedgerEntry
-from config.roles import assign_role
 from recorder.models import RecorderClient
+from staff.roles import assign_role
 from tests.factories import SessionPayload
 
 pytestmark = pytest.mark.django_db

@@ -14,9 +14,9 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from audit.models import LedgerEntry
+from complaints.playback import unseal
 from recorder.keys import X25519Identity, write_identity_file
 from recorder.models import Recording
-from recorder.playback import unseal
 from recorder.sealing import parse_header
 from recorder.stores import get_store
 from tests.factories import SessionPayload

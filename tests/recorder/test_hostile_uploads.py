@@ -162,8 +162,8 @@ def test_a_body_in_odd_pieces_with_a_request_pipelined_behind_it_is_sealed_whole
     the socket itself (recorder/upload_deadline.py GunicornSocketBody). Sent in odd pieces, with
     the next request on the connection right behind the body: every byte is sealed in order, and
     the next request is answered (gunicorn still knows where it starts)."""
-    from recorder.playback import playback_identities
     from recorder.sealing import PayloadReader, unwrap_file_key
+    from recorder.unsealing import playback_identities
 
     session_id, token = session_and_token
     body = MARKER + os.urandom(3 * 1024 * 1024 + 7)

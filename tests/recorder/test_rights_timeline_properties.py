@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from config.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput
 from recorder import timeline
 from recorder.timeline import NO_RIGHTS, Phase, Rights
 

@@ -10,8 +10,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from complaints.models import AccessGrant, AccessRequest, ComplaintCase
+from complaints.playback import AccessDenied, unseal
 from recorder.models import Recording
-from recorder.playback import AccessDenied, unseal
 from recorder.sealing import CHUNK_SIZE, TamperedError
 from tests.factories import SessionPayload
 from tests.recorder.test_ingest import content
@@ -182,7 +182,7 @@ def test_a_header_from_another_recording_does_not_open_this_payload(recording, a
 
 def test_a_change_to_the_identity_file_takes_effect_at_the_next_unseal(recording, age_keys) -> None:
     """The parsed identity is kept between requests only while the file is the same one."""
-    from config.errors import DomainError
+    from core.errors import DomainError
     from recorder.keys import X25519Identity
 
     rec, body = recording

@@ -132,7 +132,7 @@ def test_the_command_prints_a_summary_and_honours_limit(make_recordings, capsys)
 def test_a_hold_on_an_unknown_session_is_refused() -> None:
     import uuid
 
-    from config.errors import NotFound
+    from core.errors import NotFound
 
     with pytest.raises(NotFound):
         place_legal_hold(session_id=uuid.uuid4(), reason="x", actor=OFFICER)

@@ -1,4 +1,4 @@
-"""ISO 8601 retention periods (retention/periods.py) against an independent calendar oracle:
+"""ISO 8601 retention periods (core/periods.py) against an independent calendar oracle:
 months land on the same day of the target month, clamped to its end, at the same UTC time;
 days and hours are exact; and any text at all either parses to a positive period or is refused
 with RetentionPeriodError, never another exception (a bad setting must stop start-up clearly)."""
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retention.periods import RetentionPeriodError, add_period, parse_period
+from core.periods import RetentionPeriodError, add_period, parse_period
 
 offsets = st.integers(-14 * 60, 14 * 60).map(lambda minutes: timezone(timedelta(minutes=minutes)))
 moments = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2200, 1, 1), timezones=offsets)

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from retention.periods import RetentionPeriodError, add_period
+from core.periods import RetentionPeriodError, add_period
 
 
 @pytest.mark.parametrize(

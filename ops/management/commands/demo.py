@@ -14,15 +14,16 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.urls import reverse
 from django.utils import timezone
 from tqdm import tqdm
 
-from config.roles import ROLES
 from ops.demo import media
 from ops.demo.plan import plan
 from ops.demo.player import DemoError, RecorderToolClient, Tally
 from recorder.models import RecorderClient, Session
 from recorder.services import authenticate_token, create_recorder_client
+from staff.roles import ROLES
 
 CLIENT_NAME = "demo-support-tool"
 STAFF = {role: f"demo-{role.replace('_', '-')}" for role in ROLES}
@@ -127,7 +128,10 @@ class Command(BaseCommand):
             )
         if created_users:
             write(
-                "Staff users (passwords shown only now; sign in at " + url.rstrip("/") + "/accounts/login/):"
+                "Staff users (passwords shown only now; sign in at "
+                + url.rstrip("/")
+                + reverse("login")
+                + "):"
             )
             for role, username in STAFF.items():
                 if username in created_users:

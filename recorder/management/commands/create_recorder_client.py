@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import IntegrityError
 
-from config.errors import DomainError
+from core.errors import DomainError
 from recorder.models import RecorderClient
 from recorder.services import create_recorder_client
 

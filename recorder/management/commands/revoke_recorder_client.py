@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.services import Actor
-from config.errors import DomainError
+from core.errors import DomainError
 from recorder.services import recorder_client_named, revoke_recorder_client
 
 

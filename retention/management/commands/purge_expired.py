@@ -7,7 +7,8 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from retention.models import PurgeRun
-from retention.services import purge_backlog, purge_expired
+from retention.selectors import purge_backlog
+from retention.services import purge_expired
 
 
 class Command(BaseCommand):

@@ -1,0 +1,106 @@
+"""What the auditor's pages show, assembled from `audit.selectors`: ledger entries in words, the
+accesses-per-week chart, and an export's files."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NamedTuple
+
+from django.urls import reverse
+
+from audit import export_format
+from audit.models import LedgerEntry, LedgerExport
+from audit.selectors import accesses_per_week
+from core.charts import Column, Series, column_chart
+
+PAGE_SIZE = 50
+# What a person reads for the actions they meet most; others are spelled out from their name.
+ACTION_TEXT = {
+    "recording.played": "watched a recording",
+    "access.denied": "was refused access",
+    "recording.ingested": "stored a recording (sealed)",
+    "recording.rejected": "refused a recording",
+    "recording.shredded": "shredded a recording's key",
+    "recording.purged": "purged a recording",
+    "recording.tampered": "found a recording's chunk altered",
+    "recording.playback_stopped": "had a playback stopped: access ended",
+    "case.opened": "opened a complaint case",
+    "case.session_linked": "linked a session to a case",
+    "case.access_requested": "requested access",
+    "case.access_approved": "approved access",
+    "case.access_rejected": "rejected access",
+    "case.access_request_cancelled": "saw a pending request cancelled (case closed)",
+    "case.access_expired": "saw access expire",
+    "case.closed": "closed a case",
+    "legal_hold.placed": "placed a legal hold",
+    "legal_hold.released": "released a legal hold",
+    "ledger.exported": "exported the ledger",
+    "staff.role_changed": "changed a staff member's role",
+    "auth.stepped_up": "confirmed their password",
+}
+ACTOR_KIND = {"user": "", "job": "job", "recorder_client": "recorder client", "system": "system"}
+
+
+def describe(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "entry": entry,
+        "who": entry.actor_label,
+        "who_kind": ACTOR_KIND.get(entry.actor_kind, entry.actor_kind),
+        "what": ACTION_TEXT.get(entry.action, entry.action.replace(".", " ").replace("_", " ")),
+        "details": [(key, _short(value)) for key, value in sorted(entry.details.items())],
+        "details_full": json.dumps(entry.details, sort_keys=True, ensure_ascii=False),
+    }
+
+
+def _short(value: Any, limit: int = 48) -> str:
+    """A detail as a person reads it: text as is, the rest as JSON, long values cut (the row's
+    tooltip and the export hold them whole)."""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def weekly_chart(now: Any) -> tuple[Any, list[tuple[Any, dict[str, int]]]]:
+    weeks = accesses_per_week(now=now)
+    series = [Series(key, f"{label.capitalize()}") for key, label in (("ok", "played"), ("bad", "denied"))]
+    columns = [
+        Column(
+            label=f"{start:%d %b}",
+            values={"ok": counts["played"], "bad": counts["denied"]},
+            title=f"week of {start:%d %b %Y}",
+        )
+        for start, counts in weeks
+    ]
+    chart = column_chart(
+        title="Accesses to recordings per week",
+        description=f"Recordings played and accesses denied in each of the last {len(weeks)} weeks (UTC).",
+        columns=columns,
+        series=series,
+    )
+    return chart, weeks
+
+
+class ExportFile(NamedTuple):
+    name: str
+    description: str
+    url: str
+
+
+def export_files(export: LedgerExport) -> list[ExportFile]:
+    """The export's downloads: the API's files, linked from its page."""
+    return [
+        ExportFile(
+            export_format.JSONL_NAME,
+            "JSON Lines, each entry with its proof",
+            reverse("audit-export-file", kwargs={"export_id": export.id, "name": export_format.JSONL_NAME}),
+        ),
+        ExportFile(
+            export_format.CSV_NAME,
+            "CSV for spreadsheets (proofs included)",
+            reverse("audit-export-file", kwargs={"export_id": export.id, "name": export_format.CSV_NAME}),
+        ),
+        ExportFile(
+            "manifest.json",
+            "Signed manifest: filters, count, heads, digests",
+            reverse("audit-export-manifest", kwargs={"export_id": export.id}),
+        ),
+    ]
