@@ -89,8 +89,8 @@ class StaffSessionAuthentication(authentication.SessionAuthentication):
 
 class ServesRoles(permissions.BasePermission):
     """DRF's side of `staff_page`: the view's `serves` names its roles. A view that answers about
-    one object sets `refuse_as_not_found`, so that a refused id learns nothing (404, as for an id
-    that does not exist)."""
+    one object names in `refused_as_not_found` the (code, sentence) of its 404 for an id that does
+    not exist, and gives anyone it does not serve the same 404: a refused id learns nothing."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
@@ -103,8 +103,9 @@ class ServesRoles(permissions.BasePermission):
             reason="role_not_served",
             details={"view": type(view).__name__, "method": str(request.method)[:10]},
         )
-        if getattr(view, "refuse_as_not_found", False):
-            raise NotFound("No such resource.")
+        if view.refused_as_not_found is not None:
+            code, detail = view.refused_as_not_found
+            raise NotFound(detail, code=code)
         return False
 
 
@@ -143,7 +144,7 @@ class StaffAPIView(APIView):
     authentication_classes = [StaffSessionAuthentication]
     permission_classes = [ServesRoles]
     serves: tuple[str, ...] = ()
-    refuse_as_not_found = False
+    refused_as_not_found: tuple[str, str] | None = None  # (error code, sentence)
 
 
 # A staff call whose GET answers one page of a list (`limit`, `offset`). No docstring: it would be

@@ -210,7 +210,7 @@ class CaseListView(StaffListView):
 
 class CaseDetailView(StaffAPIView):
     serves = (OFFICER, APPROVER)
-    refuse_as_not_found = True
+    refused_as_not_found = ("case_not_found", "No such complaint case.")
 
     @extend_schema(
         operation_id="get_case",

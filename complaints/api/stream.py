@@ -75,7 +75,7 @@ def _no_store(response: HttpResponse | StreamingHttpResponse) -> None:
 
 class RecordingStreamView(StaffAPIView):
     serves = (OFFICER,)
-    refuse_as_not_found = True  # ids reveal nothing to whoever holds no grant
+    refused_as_not_found = ("recording_not_found", "No such recording in this case.")
     content_negotiation_class = AnyAccept
     # GET only: a HEAD would be checked and written to the ledger as a play that sent nothing.
     http_method_names = ["get"]

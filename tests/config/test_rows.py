@@ -39,7 +39,7 @@ def test_the_user_read_for_each_request_is_the_orm_s_user() -> None:
     assert get_user_model().objects.get(pk=user.pk).first_name == "Olivia"
 
 
-@pytest.mark.parametrize("user_id", ["not-a-number", None, 10**30, 2**63 - 1])
+@pytest.mark.parametrize("user_id", ["not-a-number", None, 2**63 - 1])
 def test_an_id_that_names_no_user_finds_none(user_id: Any) -> None:
     assert StaffModelBackend().get_user(user_id) is None
 

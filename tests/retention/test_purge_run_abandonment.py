@@ -7,13 +7,13 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
 
 from recorder.models import Recording
 from retention.models import PurgeRun
 from retention.services import purge_expired
+from staff.roles import assign_role
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +54,7 @@ def test_the_operator_dashboard_says_abandoned_not_running() -> None:
     unfinished_run(progressed_minutes_ago=60)
     purge_expired()
     operator = get_user_model().objects.create_user("op", password="x" * 16)
-    operator.user_permissions.add(Permission.objects.get(codename="view_recording"))
+    assign_role(user=operator, role="operator")
     browser = Client()
     browser.force_login(operator)
     page = browser.get("/operations/").content.decode()

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
 from retention.services import purge_expired
+from staff.roles import assign_role
 
 pytestmark = pytest.mark.django_db
 
 
 def staff(*, may_view: bool) -> APIClient:
     user = get_user_model().objects.create_user(f"user-{may_view}", password="a-long-enough-password")
-    if may_view:
-        user.user_permissions.add(Permission.objects.get(codename="view_purgerun"))
+    if may_view:  # auditors see purge runs (so do operators); a user without a role does not
+        assign_role(user=user, role="auditor")
     client = APIClient()
     client.force_login(user)
     return client
