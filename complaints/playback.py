@@ -11,20 +11,32 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from django.contrib.auth.models import PermissionsMixin
+from django.db import connections, router
 from django.utils import timezone
 
 from audit.services import Actor, record_event
 from complaints import selectors
 from complaints.models import AccessGrant, ComplaintCase
 from core.errors import DomainError, Forbidden, NotFound
+from core.rows import fetch_together, row_reader
 from recorder import unsealing
 from recorder.models import Recording
 from recorder.unsealing import RecordingPurged, UnsealedRecording
 from staff.authorisation import record_denial
 from staff.roles import OFFICER, users_with_role
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    class _GrantState(TypedDict):
+        case_status: str
+        recording_state: str
+
+    CheckedGrant = WithAnnotations[AccessGrant, _GrantState]
 
 GrantLink = AccessGrant.recordings.through  # one row per (grant, recording it names)
 
@@ -55,16 +67,16 @@ def authorise_playback(*, user: Any, case_id: uuid.UUID | str, recording_id: uui
 
     Anyone who holds no grant on this case naming this recording (a superuser, an operator, the
     approver, an officer of another case, a guesser) gets the same NotFound: ids reveal nothing.
-    One query (`_links`): the role (as role_of() decides it), the grants with their case, and the
-    recording.
+    One query (`_grants`): the role (as role_of() decides it), the grants, their case's status
+    and the recording's state.
     """
     case_uuid, recording_uuid = _parse(case_id), _parse(recording_id)
-    links = (
-        _links(case_id=case_uuid, recording_id=recording_uuid, user_id=user.pk)
+    grant_list = (
+        _grants(case_id=case_uuid, recording_id=recording_uuid, user_id=user.pk)
         if case_uuid and recording_uuid and isinstance(user, PermissionsMixin)
         else []
     )
-    if not links or recording_uuid is None:
+    if not grant_list or recording_uuid is None:
         exists = ComplaintCase.objects.filter(id=case_uuid).exists() if case_uuid else False
         record_denial(
             user=user,
@@ -74,9 +86,8 @@ def authorise_playback(*, user: Any, case_id: uuid.UUID | str, recording_id: uui
         )
         raise NotFound("No such recording in this case.", code="recording_not_found")
     now = timezone.now()
-    link = next((link for link in links if link.accessgrant.is_active(now)), links[0])
-    grant = link.accessgrant
-    if not grant.is_active(now) or grant.case.status == ComplaintCase.Status.CLOSED:
+    grant = next((g for g in grant_list if g.is_active(now)), grant_list[0])
+    if not grant.is_active(now) or grant.case_status == ComplaintCase.Status.CLOSED:
         record_denial(
             user=user,
             reason="grant_inactive",
@@ -87,7 +98,7 @@ def authorise_playback(*, user: Any, case_id: uuid.UUID | str, recording_id: uui
         raise Forbidden(
             "The access window for this recording has ended; request access again.", code="grant_inactive"
         )
-    if link.recording.state != Recording.State.LOCKED:
+    if grant.recording_state != Recording.State.LOCKED:
         record_denial(
             user=user, reason="recording_purged", case_id=grant.case_id, recording_id=recording_uuid
         )
@@ -95,20 +106,81 @@ def authorise_playback(*, user: Any, case_id: uuid.UUID | str, recording_id: uui
     return Authorised(grant=grant, recording_id=recording_uuid)
 
 
-def _links(*, case_id: uuid.UUID, recording_id: uuid.UUID, user_id: Any) -> list[Any]:
-    """The links of the user's grants on this case to this recording, latest end first, each with
-    its grant, the grant's case and the recording as the database holds them now; none unless the
-    user is an officer."""
-    return list(
-        GrantLink.objects.filter(
-            accessgrant__case_id=case_id,
-            recording_id=recording_id,
-            accessgrant__grantee_id=user_id,
-            accessgrant__grantee__in=users_with_role(OFFICER),
-        )
-        .select_related("accessgrant__case", "recording")
-        .order_by("-accessgrant__ends_at")
+# The two lookups below run on every Range request of every player. Each is SQL built once per
+# database, with rows mapped to model instances by core.rows: building the same queries through
+# the ORM took more CPU than the rest of a request (bench/README.md, "Playback"). Whether a grant
+# is active is still decided by AccessGrant.is_active, on the rows as the database holds them now.
+
+_GRANT_EXTRAS = ("case_status", "recording_state")
+
+
+@cache
+def _grants_sql(alias: str) -> tuple[str, tuple[Any, ...]]:
+    """The SQL of `_grants`. The role check is the ORM's own users_with_role(), compiled here
+    once, so role_of() stays the one definition of who is an officer."""
+    role_sql, role_params = users_with_role(OFFICER).values("pk").query.sql_with_params()
+    grants, cases = AccessGrant._meta.db_table, ComplaintCase._meta.db_table
+    links, recordings = GrantLink._meta.db_table, Recording._meta.db_table
+    columns = row_reader(AccessGrant, alias, _GRANT_EXTRAS).columns("g")
+    # Only table and column names from the models' metadata and the ORM's own SQL are interpolated.
+    sql = f"""
+        SELECT {columns}, c.status AS case_status, r.state AS recording_state
+        FROM {grants} g
+        JOIN {cases} c ON c.id = g.case_id
+        JOIN {links} l ON l.accessgrant_id = g.id
+        JOIN {recordings} r ON r.id = l.recording_id
+        WHERE g.case_id = %s AND l.recording_id = %s AND g.grantee_id = %s
+          AND g.grantee_id IN ({role_sql})
+        ORDER BY g.ends_at DESC
+    """  # noqa: S608
+    return sql, role_params
+
+
+def _grants(*, case_id: uuid.UUID, recording_id: uuid.UUID, user_id: Any) -> list[CheckedGrant]:
+    """The user's grants on this case naming this recording, latest end first, each with its
+    case's status and the recording's state; none unless the user is an officer (role_of)."""
+    alias = router.db_for_read(AccessGrant)
+    connection = connections[alias]
+    sql, role_params = _grants_sql(alias)
+    params = [
+        ComplaintCase._meta.pk.get_db_prep_value(case_id, connection),
+        Recording._meta.pk.get_db_prep_value(recording_id, connection),
+        user_id,
+        *role_params,
+    ]
+    return cast("list[CheckedGrant]", row_reader(AccessGrant, alias, _GRANT_EXTRAS).fetch(sql, params))
+
+
+@cache
+def _grant_and_recording_sql(alias: str) -> str:
+    grants, links, recordings = AccessGrant._meta.db_table, GrantLink._meta.db_table, Recording._meta.db_table
+    columns = ", ".join(
+        (row_reader(AccessGrant, alias).columns("g"), row_reader(Recording, alias).columns("r"))
     )
+    return f"""
+        SELECT {columns}
+        FROM {links} l
+        JOIN {grants} g ON g.id = l.accessgrant_id
+        JOIN {recordings} r ON r.id = l.recording_id
+        WHERE l.accessgrant_id = %s AND l.recording_id = %s
+    """  # noqa: S608 - only table and column names from the models' metadata
+
+
+def _grant_and_recording(
+    *, grant_id: Any, recording_id: uuid.UUID | str
+) -> tuple[AccessGrant, Recording] | None:
+    """The grant and the recording, as the database holds them now, if the grant names it."""
+    parsed = _parse(recording_id)
+    if parsed is None:
+        return None
+    alias = router.db_for_read(AccessGrant)
+    connection = connections[alias]
+    params = [
+        AccessGrant._meta.pk.get_db_prep_value(grant_id, connection),
+        Recording._meta.pk.get_db_prep_value(parsed, connection),
+    ]
+    found = fetch_together(alias, _grant_and_recording_sql(alias), params, (AccessGrant, Recording))
+    return found[0] if found else None
 
 
 class NoActiveGrant(DomainError):
@@ -163,29 +235,17 @@ def unseal(*, grant: AccessGrant, recording_id: str) -> UnsealedRecording:
     if not isinstance(grant, AccessGrant) or grant.pk is None:
         raise AccessDenied("Decryption needs an access grant.")
     now = timezone.now()
-    link = _link(grant_id=grant.pk, recording_id=recording_id)
-    if link is None:
+    found = _grant_and_recording(grant_id=grant.pk, recording_id=recording_id)
+    if found is None:
         grant.refresh_from_db()  # which refusal: the grant's, or the recording's not being in it
         active = grant.is_active(now)
     else:
-        active = link.accessgrant.is_active(now)
+        active = found[0].is_active(now)
     if not active:
         raise AccessDenied("The access grant is not active.", code="grant_inactive")
-    if link is None:
+    if found is None:
         raise NotFound("The grant names no such recording.", code="recording_not_in_grant")
-    return unsealing.unseal(link.recording)
-
-
-def _link(*, grant_id: Any, recording_id: uuid.UUID | str) -> Any:
-    """The grant's link to the recording, with the grant and the recording as they are now."""
-    parsed = _parse(recording_id)
-    if parsed is None:
-        return None
-    return (
-        GrantLink.objects.filter(accessgrant_id=grant_id, recording_id=parsed)
-        .select_related("accessgrant", "recording")
-        .first()
-    )
+    return unsealing.unseal(found[1])
 
 
 def record_played(
@@ -209,12 +269,11 @@ def record_played(
 def still_authorised(*, authorised: Authorised) -> bool:
     """Whether the grant still covers the recording now: asked again while a long response
     streams, so that closing the case or revoking the grant stops a stream under way."""
-    link = _link(grant_id=authorised.grant.pk, recording_id=authorised.recording_id)
-    return (
-        link is not None
-        and link.accessgrant.is_active(timezone.now())
-        and link.recording.state == Recording.State.LOCKED
-    )
+    found = _grant_and_recording(grant_id=authorised.grant.pk, recording_id=authorised.recording_id)
+    if found is None:
+        return False
+    grant, recording = found
+    return grant.is_active(timezone.now()) and recording.state == Recording.State.LOCKED
 
 
 def record_stream_stopped(*, user: Any, authorised: Authorised, start: int, end: int, sent: int) -> None:

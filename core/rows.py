@@ -99,3 +99,22 @@ def _new_reader(model: type[Model], connection: BaseDatabaseWrapper, extras: tup
         extras=extras,
         converters=tuple(converters),
     )
+
+
+def fetch_together(alias: str, sql: str, params: Sequence[Any], models: Sequence[type[Model]]) -> list[Any]:
+    """Rows that select the fields of each model in turn (each as its reader's `columns()` lists
+    them): a tuple of one instance of each model per row, built as `RowReader.fetch` builds one."""
+    readers = [row_reader(model, alias) for model in models]
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    found = []
+    for row in rows:
+        instances, start = [], 0
+        for reader in readers:
+            end = start + len(reader.attnames)
+            instances.append(reader._instance(row[start:end], connection))
+            start = end
+        found.append(tuple(instances))
+    return found

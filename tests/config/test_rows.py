@@ -1,6 +1,6 @@
-"""The lookup each signed-in request makes with SQL written once (core/rows.py, staff/backend.py)
-gives the same model instance as the ORM: every field, with the same value and type, on SQLite and
-on PostgreSQL."""
+"""The lookups each Range request makes with SQL written once (core/rows.py: the staff user, the
+playback grants, the grant with its recording) give the same model instances as the ORM: every
+field, with the same value and type, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,8 +11,12 @@ from django.contrib.auth import get_user_model
 from django.db import models
 from django.utils import timezone
 
+from complaints.models import AccessGrant
+from complaints.playback import _grant_and_recording, _grants
+from recorder.models import Recording
 from staff.backend import StaffModelBackend
 from staff.roles import assign_role
+from tests.recorder.test_unseal import grant_for, recording  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -47,3 +51,29 @@ def test_an_id_that_names_no_user_finds_none(user_id: Any) -> None:
 def test_an_inactive_user_is_not_signed_in() -> None:
     user = get_user_model().objects.create_user("gone", password="a long passphrase", is_active=False)
     assert StaffModelBackend().get_user(user.pk) is None
+
+
+def test_the_grant_and_recording_read_for_unsealing_are_the_orm_s(recording) -> None:  # noqa: F811
+    rec, _ = recording
+    grant = grant_for(rec)
+    found = _grant_and_recording(grant_id=grant.pk, recording_id=str(rec.id))
+    assert found is not None
+    found_grant, found_recording = found
+    assert fields_of(found_recording) == fields_of(Recording.objects.get(pk=rec.pk))
+    assert fields_of(found_grant) == fields_of(AccessGrant.objects.get(pk=grant.pk))
+    assert found_grant.is_active(timezone.now())
+    assert found_recording._state.adding is False and found_recording._state.db == "default"
+    assert found_recording.expires_at is not None and found_recording.expires_at.tzinfo is not None
+
+
+def test_the_grants_read_for_playback_are_the_orm_s_grants(recording) -> None:  # noqa: F811
+    rec, _ = recording
+    grant = grant_for(rec)
+    assign_role(user=grant.grantee, role="compliance_officer")
+    [found] = _grants(case_id=grant.case_id, recording_id=rec.id, user_id=grant.grantee_id)
+    assert fields_of(found) == fields_of(AccessGrant.objects.get(pk=grant.pk))
+    assert (found.case_status, found.recording_state) == ("open", Recording.State.LOCKED)
+    assert found.is_active(timezone.now())
+    found.revoked_at = timezone.now()
+    found.save(update_fields=["revoked_at"])  # an instance the ORM can write back
+    assert AccessGrant.objects.get(pk=grant.pk).revoked_at == found.revoked_at
