@@ -14,7 +14,7 @@ from complaints.playback import _grants
 from config.roles import assign_role
 from recorder.models import Recording
 from recorder.playback import _recording_through_grant
-from tests.recorder.test_unseal import grant_for, recording  # noqa: F401 - a fixture
+from tests.factories import grant_for
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,7 @@ def fields_of(instance: models.Model) -> dict[str, tuple[Any, type]]:
     }
 
 
-def test_the_recording_read_through_a_grant_is_the_orm_s_recording(recording) -> None:  # noqa: F811
+def test_the_recording_read_through_a_grant_is_the_orm_s_recording(recording) -> None:
     rec, _ = recording
     grant = grant_for(rec)
     found = _recording_through_grant(recording_id=str(rec.id), grant_id=grant.pk, now=timezone.now())
@@ -37,7 +37,7 @@ def test_the_recording_read_through_a_grant_is_the_orm_s_recording(recording) ->
     assert found.expires_at is not None and found.expires_at.tzinfo is not None
 
 
-def test_the_grants_read_for_playback_are_the_orm_s_grants(recording) -> None:  # noqa: F811
+def test_the_grants_read_for_playback_are_the_orm_s_grants(recording) -> None:
     rec, _ = recording
     grant = grant_for(rec)
     assign_role(user=grant.grantee, role="compliance_officer")
