@@ -80,15 +80,22 @@ def make_workflow_staff() -> Staff:
     )
 
 
-def signed_in(user: Any, *, csrf: bool = False, api: bool = False) -> Client:
+def signed_in(user: Any, *, csrf: bool = False) -> Client:
     """A browser signed in as `user`. `force_login` sends user_logged_in, so the session notes a
     fresh authentication (no step-up asked); `Client.login()` passes no request, which django-axes
     refuses. With `csrf`, CSRF is enforced and the browser holds the cookie, as after any page with
-    a form. With `api`, DRF's client (its `format=` for bodies)."""
-    client = (APIClient if api else Client)(enforce_csrf_checks=csrf)
+    a form."""
+    client = Client(enforce_csrf_checks=csrf)
     client.force_login(user)
     if csrf:
         client.get("/accounts/step-up/")  # a page with a form: sets the CSRF cookie
+    return client
+
+
+def signed_in_api(user: Any) -> APIClient:
+    """DRF's test client (bodies by `format=`) signed in as `user`, as `signed_in`."""
+    client = APIClient()
+    client.force_login(user)
     return client
 
 

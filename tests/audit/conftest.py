@@ -11,7 +11,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.liveserver import ROOT
-from tests.staff import make_role_holder, signed_in
+from tests.staff import make_role_holder, signed_in_api
 
 
 @pytest.fixture(autouse=True)
@@ -25,12 +25,12 @@ def ledger_key_dir(tmp_path: Path, settings) -> Path:
 
 @pytest.fixture
 def auditor(db) -> APIClient:
-    return signed_in(make_role_holder("audrey", "auditor"), api=True)
+    return signed_in_api(make_role_holder("audrey", "auditor"))
 
 
 @pytest.fixture
 def operator(db) -> APIClient:
-    return signed_in(make_role_holder("otto", "operator"), api=True)
+    return signed_in_api(make_role_holder("otto", "operator"))
 
 
 # Run as an auditor would, on a machine without Django: any import of it (or of the rest of the

@@ -8,7 +8,7 @@ from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
 from retention.services import purge_expired
-from tests.staff import signed_in
+from tests.staff import signed_in_api
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,7 @@ def signed_in_user(*, may_view: bool) -> APIClient:
     user = get_user_model().objects.create_user(f"user-{may_view}", password="a-long-enough-password")
     if may_view:
         user.user_permissions.add(Permission.objects.get(codename="view_purgerun"))
-    return signed_in(user, api=True)
+    return signed_in_api(user)
 
 
 def test_an_auditor_sees_the_runs_newest_first(make_recordings) -> None:
