@@ -272,6 +272,8 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`store_kind` parametrized indirectly, so a test's ids stay `[local]` and `[s3]` as with
+    fixture params, while one marker (not a copy of the fixture) keeps a module on the local store."""
     if "store_kind" not in metafunc.fixturenames or metafunc.definition.get_closest_marker("local_store"):
         return
     for marker in metafunc.definition.iter_markers("parametrize"):
@@ -358,9 +360,9 @@ def recording(make_session: MakeSession) -> tuple[Recording, bytes]:
 @pytest.fixture
 def staff(db, settings) -> Staff:
     """The people of the complaint workflow (tests.staff.Staff)."""
-    # Seven users a test: a fast hasher keeps the suite quick (sign-in itself is tested elsewhere).
     from tests.staff import make_workflow_staff
 
+    # Seven users a test: a fast hasher keeps the suite quick (sign-in itself is tested elsewhere).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return make_workflow_staff()
 
