@@ -1,21 +1,35 @@
 """Shared fixtures: an S3/KMS-compatible server over HTTP (moto's server mode, a real separate
-process), the embedded data directory per test, and database helpers."""
+process), the embedded data directory per test, the object store on each backend, recorder clients,
+recordings made through the service, and the staff of the complaint workflow.
+
+bench/purge.py imports MotoServer from here before Django is set up: the project's modules (and
+tests.factories and tests.staff, which import them) are imported inside the fixtures that use them.
+"""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import boto3
 import pytest
 import requests
+
+if TYPE_CHECKING:
+    from recorder.models import Recording
+    from tests.factories import Recorded
+    from tests.staff import Staff
 
 MOTO_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -159,9 +173,13 @@ def database_vendor() -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Under pytest-xdist (`make test` runs the suite on several processes) each worker gets a
-    VAULT_DATA_DIR and a Celery broker of its own: a worker or beat that a test starts must take
-    only the tasks of its own process's tests, which run on that process's own database."""
+    """The suite's own marker; and under pytest-xdist (`make test` runs the suite on several
+    processes) each worker gets a VAULT_DATA_DIR and a Celery broker of its own: a worker or beat
+    that a test starts must take only the tasks of its own process's tests, which run on that
+    process's own database."""
+    config.addinivalue_line(
+        "markers", "local_store: runs on the local folder store only, not once more on S3 (see store_kind)"
+    )
     worker = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, ...; unset in a serial run
     if worker:
         isolate_xdist_worker(int(worker.removeprefix("gw")))
@@ -242,9 +260,27 @@ def age_keys(data_dir: Path, settings):
     return identity, recipients
 
 
-@pytest.fixture(params=["local", "s3"])
+STORE_KINDS = ("local", "s3")
+
+
+@pytest.fixture
 def store_kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+    """The object store a test that uses `store` runs on: each such test runs once on each of
+    STORE_KINDS (`pytest_generate_tests`), unless it or its module is marked `local_store`, or it
+    parametrizes `store_kind` itself."""
+    return str(getattr(request, "param", "local"))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`store_kind` parametrized indirectly, so a test's ids stay `[local]` and `[s3]` as with
+    fixture params, while one marker (not a copy of the fixture) keeps a module on the local store."""
+    if "store_kind" not in metafunc.fixturenames or metafunc.definition.get_closest_marker("local_store"):
+        return
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        names = marker.args[0]
+        if "store_kind" in (names.replace(" ", "").split(",") if isinstance(names, str) else names):
+            return
+    metafunc.parametrize("store_kind", STORE_KINDS, indirect=True)
 
 
 @pytest.fixture
@@ -277,3 +313,94 @@ def api(recorder_client):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {recorder_client[1]}")
     return client
+
+
+@pytest.fixture
+def session_and_token(recorder_client) -> tuple[str, str]:
+    """A session that may have a recording, and the recorder token that may upload it."""
+    from tests.factories import controlled_session
+
+    return controlled_session(recorder_client[0]), recorder_client[1]
+
+
+# --- recordings made through the recorder API, and the staff who may ask to see them -------------
+
+
+MakeSession = Callable[..., "Recorded"]
+
+
+@pytest.fixture
+def make_session(api, store, age_keys) -> MakeSession:
+    """`make_session(customer_ref, size=...)`: a session registered and recorded through the API,
+    its body `counter_bytes(size)` (or `body=`)."""
+    from recorder.sealing import CHUNK_SIZE
+    from tests.factories import counter_bytes, record_through_api
+
+    def make(
+        customer_ref: str = "CUST-4711", *, size: int = 3 * CHUNK_SIZE + 1234, body: bytes | None = None
+    ) -> Recorded:
+        return record_through_api(
+            api, customer_ref=customer_ref, body=counter_bytes(size) if body is None else body
+        )
+
+    return make
+
+
+@pytest.fixture
+def recording(make_session: MakeSession) -> tuple[Recording, bytes]:
+    """A recording of five and a bit chunks of `content` (with its findable marker), and that body."""
+    from recorder.models import Recording
+    from recorder.sealing import CHUNK_SIZE
+    from tests.factories import content
+
+    made = make_session(body=content(5 * CHUNK_SIZE + 123))
+    return Recording.objects.get(id=made.recording_id), made.body
+
+
+@pytest.fixture
+def staff(db, settings) -> Staff:
+    """The people of the complaint workflow (tests.staff.Staff)."""
+    from tests.staff import make_workflow_staff
+
+    # Seven users a test: a fast hasher keeps the suite quick (sign-in itself is tested elsewhere).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    return make_workflow_staff()
+
+
+MakeRecordings = Callable[..., "list[Recording]"]
+
+
+@pytest.fixture
+def recording_maker(recorder_client, age_keys) -> MakeRecordings:
+    """`recording_maker(n, expires_in=...)`: n sealed recordings in the configured store, ingested
+    by the service, expiring at now + expires_in (already expired by default)."""
+    from django.utils import timezone
+
+    from recorder.ingest import ingest_recording
+    from recorder.models import Recording
+    from tests.factories import controlled_session
+
+    client, _ = recorder_client
+
+    def make(
+        count: int = 1, *, size: int = 2000, expires_in: timedelta | None = timedelta(seconds=-1)
+    ) -> list[Recording]:
+        made = []
+        for n in range(count):
+            session_id = controlled_session(
+                client, external_id=f"s-{uuid.uuid4()}", customer_ref=f"CUST-{n:05d}", agent_ref="agent-7"
+            )
+            result = ingest_recording(
+                client=client, session_id=session_id, body=io.BytesIO(os.urandom(size)), content_length=size,
+                media_type="video/webm", content_digest=None,
+            )  # fmt: skip
+            made.append(result.recording)
+        if expires_in is not None:  # None keeps the expiry ingest gave
+            Recording.objects.filter(id__in=[r.id for r in made]).update(
+                expires_at=timezone.now() + expires_in
+            )
+        for recording in made:
+            recording.refresh_from_db()
+        return made
+
+    return make

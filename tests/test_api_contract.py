@@ -11,7 +11,7 @@ from tests.factories import SessionPayload, iso
 from tests.openapi import assert_documented, published_schema
 from tests.staff import make_staff
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.local_store]
 
 
 def test_schema_documents_every_recorder_operation() -> None:
@@ -30,11 +30,6 @@ def test_an_unknown_url_is_a_json_404() -> None:
     answer = Client().get("/api/v1/nothing-here")
     assert answer.status_code == 404
     assert answer.json()["error"] == "not_found"
-
-
-@pytest.fixture
-def store_kind() -> str:
-    return "local"
 
 
 def test_the_recorder_answers_the_shapes_the_schema_documents(api, store, age_keys) -> None:

@@ -25,7 +25,6 @@ from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connection
-from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -34,9 +33,10 @@ from audit.models import LedgerEntry
 from complaints.services import open_case, request_access
 from staff.roles import ROLES
 from tests.factories import SessionPayload
-from tests.staff import make_staff
+from tests.staff import make_staff, signed_in
 
-pytestmark = [pytest.mark.slow]
+# The local folder store: objects left behind are counted as files.
+pytestmark = [pytest.mark.slow, pytest.mark.local_store]
 
 VAULT_APPS = ("recorder", "complaints", "retention", "audit")
 # Ledger entries a refusal may write: denials are accesses too (DESIGN.md, "misuse of access is
@@ -104,12 +104,6 @@ def one_connection() -> Iterator[None]:
     request_finished.connect(close_old_connections)
 
 
-@pytest.fixture
-def store_kind() -> str:
-    """The local folder: objects left behind are counted as files."""
-    return "local"
-
-
 @dataclass(frozen=True)
 class Caller:
     """What a caller adds to each request. Cookies go as cookies, not as a `Cookie` header: the WSGI
@@ -129,11 +123,9 @@ ROLE_PROOF = {
 }
 
 
-def signed_in(username: str, role: str) -> Caller:
+def caller_signed_in_as(username: str, role: str) -> Caller:
     """A browser signed in as a new staff member of `role`: session cookie and CSRF token."""
-    browser = Client(enforce_csrf_checks=True)
-    browser.force_login(make_staff(username, role))
-    browser.get("/accounts/step-up/")  # a page with a form: sets the CSRF cookie
+    browser = signed_in(make_staff(username, role), csrf=True)
     cookies = {name: morsel.value for name, morsel in browser.cookies.items()}
     assert "csrftoken" in cookies and "sessionid" in cookies, f"{role} is not signed in: {cookies}"
     return Caller(headers={"X-CSRFToken": cookies["csrftoken"]}, cookies=cookies)
@@ -146,7 +138,7 @@ def identities(api: Any, store: Any, age_keys: Any, settings: Any, transactional
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.LEDGER_SIGNING_KEY = ""  # the ledger's key, generated in the test's own folder
     settings.LEDGER_SIGNING_KEY_FILE = str(Path(settings.EMBEDDED_KEY_DIR) / "ledger-signing-key.pem")
-    staff = {role: signed_in(role.replace("_", "-"), role) for role in ROLES}
+    staff = {role: caller_signed_in_as(role.replace("_", "-"), role) for role in ROLES}
     payload = SessionPayload()
     session_id = api.post("/api/v1/sessions", payload, format="json").json()["id"]
     upload = api.put(f"/api/v1/sessions/{session_id}/recording", b"fuzz target", content_type="video/webm")
@@ -171,14 +163,14 @@ def identities(api: Any, store: Any, age_keys: Any, settings: Any, transactional
     }
 
 
-def body_of(response: Any) -> Any:
+def json_of(response: Any) -> Any:
     try:
         return json.loads(response.content)
     except ValueError:
         return None
 
 
-def send(case: Any, caller: Caller) -> Any:
+def send_as(case: Any, caller: Caller) -> Any:
     """`case` as `caller`: the generated headers without any credentials of their own, then the caller's."""
     sent = {k: v for k, v in (case.headers or {}).items() if k.lower() not in {"authorization", "cookie"}}
     return case.call(headers={**sent, **caller.headers}, cookies=caller.cookies)
@@ -188,14 +180,14 @@ def assert_each_role_is_recognised(operations: list[Any], identities: dict[str, 
     """Each staff caller is answered 200 on a read of its role, where anonymous is refused."""
     for role, path in ROLE_PROOF.items():
         [operation] = [op for op in operations if op.method.upper() == "GET" and op.path.endswith(path)]
-        assert send(operation.Case(), identities[role]).status_code == 200, f"{role} is not signed in"
-        assert send(operation.Case(), identities["anonymous"]).status_code in (401, 403)
+        assert send_as(operation.Case(), identities[role]).status_code == 200, f"{role} is not signed in"
+        assert send_as(operation.Case(), identities["anonymous"]).status_code in (401, 403)
 
 
 def check_one_call(case: Any, caller: str, identity: Caller, findings: list[str]) -> None:
     before = LAST_SNAPSHOT.get("state") or snapshot()
     last_seq = LedgerEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
-    response = send(case, identity)
+    response = send_as(case, identity)
     count(caller, "requests")
     status = response.status_code
     count(caller, f"status {status // 100}xx")
@@ -207,7 +199,7 @@ def check_one_call(case: Any, caller: str, identity: Caller, findings: list[str]
         return
     if status < 400:
         return
-    error = body_of(response)
+    error = json_of(response)
     if not (isinstance(error, dict) and {"error", "detail"} <= set(error)):
         count(caller, "bad_error_body")
         findings.append(f"{where}: error body is not JSON error/detail: {response.content[:300]!r}")

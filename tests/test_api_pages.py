@@ -17,7 +17,7 @@ from tests.factories import SessionPayload
 from tests.openapi import assert_documented, published_schema, query_parameters
 from tests.staff import make_staff
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.local_store]
 CUSTOMER = "CUST-PAGES"
 
 
@@ -35,11 +35,6 @@ LISTINGS = [
     Listing("list_pending_access_requests", "/api/v1/access-requests", {}, "data_protection_officer"),
     Listing("list_purge_runs", "/api/v1/purge-runs", {}, "auditor"),
 ]
-
-
-@pytest.fixture
-def store_kind() -> str:
-    return "local"
 
 
 @pytest.fixture

@@ -27,30 +27,25 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from audit.exports import ExportFilters
 from audit.models import LedgerEntry
 from audit.services import create_export
-from tests.complaints import conftest as complaint_fixtures
 from tests.complaints import test_pages
-from tests.complaints.conftest import PASSWORD, Staff
-from tests.complaints.test_authorisation import ENDPOINTS, PRINCIPALS, client_for, fill
-from tests.complaints.test_authorisation import world as complaint_world
+from tests.complaints.test_authorisation import (
+    ENDPOINTS,
+    PRINCIPALS,
+    REFUSED_UNAUTHENTICATED,
+    client_for,
+    complaint_world,
+    expect,
+    fill,
+)
 from tests.factories import SessionPayload, controlled_session, iso
+from tests.staff import PASSWORD, Staff
 
-pytestmark = pytest.mark.django_db
-
-# The complaint tests' fixtures: staff of every role, sessions recorded through the API, local store.
-staff = complaint_fixtures.staff
-make_session = complaint_fixtures.make_session
-store_kind = complaint_fixtures.store_kind
+# The complaint tests' world: staff of every role, sessions recorded through the API, local store.
+pytestmark = [pytest.mark.django_db, pytest.mark.local_store]
 
 STAFF = PRINCIPALS[2:]
 NO_SESSION = ("anonymous", "recorder_token")
 SENT_TO_SIGN_IN = {"anonymous": 302, "recorder_token": 302}  # pages: login_required
-REFUSED_UNAUTHENTICATED = {"anonymous": 403, "recorder_token": 403}  # staff API: no session
-
-
-def expect(base: dict[str, int], **statuses: int) -> dict[str, int]:
-    table = {**base, **statuses}
-    assert set(table) == set(PRINCIPALS), sorted(set(PRINCIPALS) ^ set(table))
-    return table
 
 
 def everyone(status: int) -> dict[str, int]:
@@ -158,7 +153,7 @@ ROWS = [
 ]  # fmt: skip
 
 
-def world(staff: Staff, make_session, recorder_client, state: str) -> dict[str, str]:
+def route_world(staff: Staff, make_session, recorder_client, state: str) -> dict[str, str]:
     ids = complaint_world(staff, make_session, "pending" if state == "pending" else "open")
     ids["fresh"] = controlled_session(recorder_client[0], external_id="fresh", customer_ref="CUST-4711")
     ids["now"] = iso(datetime.now(UTC))
@@ -193,7 +188,7 @@ def test_every_route_answers_every_principal_as_the_roles_table_says(
     # minutes of sealing, and the whole answer table reads better in a failure than one cell.
     # No refusal here is an `access.denied` entry: only the complaint workflow writes those
     # (test_authorisation.py checks them); the ledger check below is the effect of a success.
-    ids = world(staff, make_session, recorder_client, row.state)
+    ids = route_world(staff, make_session, recorder_client, row.state)
     extra = {"REMOTE_ADDR": row.remote_addr} if row.remote_addr else {}
     done_before = LedgerEntry.objects.filter(action=row.effect).count()
     answers = {}

@@ -11,6 +11,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.liveserver import ROOT
+from tests.staff import make_role_holder, signed_in_api
 
 
 @pytest.fixture(autouse=True)
@@ -22,27 +23,14 @@ def ledger_key_dir(tmp_path: Path, settings) -> Path:
     return tmp_path / "keys"
 
 
-def staff_client(username: str, role: str | None) -> APIClient:
-    from django.contrib.auth import get_user_model
-
-    from staff.roles import assign_role
-
-    user = get_user_model().objects.create_user(username=username, password="not used here 12345")
-    if role:
-        assign_role(user=user, role=role)
-    client = APIClient()
-    client.force_login(user)
-    return client
-
-
 @pytest.fixture
 def auditor(db) -> APIClient:
-    return staff_client("audrey", "auditor")
+    return signed_in_api(make_role_holder("audrey", "auditor"))
 
 
 @pytest.fixture
 def operator(db) -> APIClient:
-    return staff_client("otto", "operator")
+    return signed_in_api(make_role_holder("otto", "operator"))
 
 
 # Run as an auditor would, on a machine without Django: any import of it (or of the rest of the

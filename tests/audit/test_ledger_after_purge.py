@@ -13,14 +13,13 @@ from recorder.models import Session
 from retention.services import purge_expired
 from tests.audit.test_export import export, verdict
 from tests.audit.test_verify_ledger import verify_ledger
-from tests.retention.conftest import recording_maker  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.parametrize("store_kind", ["local"], indirect=True)
 def test_a_ledger_signed_before_a_purge_still_verifies_after_it(
-    recording_maker,  # noqa: F811
+    recording_maker,
     store,
     auditor,
     tmp_path: Path,

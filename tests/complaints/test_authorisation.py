@@ -12,9 +12,9 @@ from django.test import Client
 
 from audit.models import LedgerEntry
 from complaints import services
-from tests.complaints.conftest import Staff
+from tests.staff import Staff
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.local_store]
 
 PRINCIPALS = (
     "anonymous",
@@ -40,9 +40,10 @@ class Endpoint:
     body: dict[str, Any] | None = None
 
 
-def expect(**statuses: int) -> dict[str, int]:
-    table = {**REFUSED_UNAUTHENTICATED, **statuses}
-    assert set(table) == set(PRINCIPALS), sorted(set(PRINCIPALS) - set(table))
+def expect(base: dict[str, int] = REFUSED_UNAUTHENTICATED, **statuses: int) -> dict[str, int]:
+    """The answer for each principal: `base`, then `statuses`; every principal named."""
+    table = {**base, **statuses}
+    assert set(table) == set(PRINCIPALS), sorted(set(PRINCIPALS) ^ set(table))
     return table
 
 
@@ -104,7 +105,7 @@ ENDPOINTS = [
 ]  # fmt: skip
 
 
-def world(staff: Staff, make_session, state: str) -> dict[str, str]:
+def complaint_world(staff: Staff, make_session, state: str) -> dict[str, str]:
     made, spare = make_session("CUST-4711", size=2000), make_session("CUST-4711", size=10)
     case = services.open_case(
         officer=staff.officer, customer_ref="CUST-4711", channel="phone",
@@ -145,7 +146,7 @@ def fill(value: Any, ids: dict[str, str]) -> Any:
 def test_every_endpoint_answers_every_principal_as_the_roles_table_says(
     endpoint: Endpoint, principal: str, staff, make_session, recorder_client
 ) -> None:
-    ids = world(staff, make_session, endpoint.state)
+    ids = complaint_world(staff, make_session, endpoint.state)
     client = client_for(principal, staff, recorder_client)
     denials_before = LedgerEntry.objects.filter(action="access.denied").count()
     path = fill(endpoint.path, ids)
@@ -171,7 +172,7 @@ def test_every_endpoint_answers_every_principal_as_the_roles_table_says(
 
 
 def test_a_post_without_the_csrf_token_is_refused(staff, make_session, recorder_client) -> None:
-    ids = world(staff, make_session, "open")
+    ids = complaint_world(staff, make_session, "open")
     client = client_for("officer", staff, recorder_client)
     answer = client.post(
         f"/api/v1/cases/{ids['case']}/close",
@@ -184,7 +185,7 @@ def test_a_post_without_the_csrf_token_is_refused(staff, make_session, recorder_
 def test_a_recorder_token_beside_a_staff_session_is_still_refused(
     staff, make_session, recorder_client
 ) -> None:
-    ids = world(staff, make_session, "open")
+    ids = complaint_world(staff, make_session, "open")
     client = client_for("officer", staff, recorder_client)
     answer = client.get(f"/api/v1/cases/{ids['case']}", HTTP_AUTHORIZATION=f"Bearer {recorder_client[1]}")
     assert answer.status_code == 403 and answer.json()["error"] == "authentication_failed"

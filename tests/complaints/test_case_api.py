@@ -16,18 +16,12 @@ from recorder.models import Recording
 from retention.models import LegalHold
 from retention.services import purge_expired
 from tests.openapi import assert_documented, published_schema
+from tests.staff import signed_in
 
-pytestmark = pytest.mark.django_db
-
-
-def staff_client(user) -> Client:
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(user)
-    client.get("/accounts/step-up/")  # sets the CSRF cookie
-    return client
+pytestmark = [pytest.mark.django_db, pytest.mark.local_store]
 
 
-def post(client: Client, path: str, body: dict) -> object:
+def post_json(client: Client, path: str, body: dict) -> object:
     return client.post(
         path, body, content_type="application/json", HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value
     )
@@ -35,11 +29,11 @@ def post(client: Client, path: str, body: dict) -> object:
 
 def test_an_officer_opens_a_case_and_a_dpo_approves_it_over_the_api(staff, make_session) -> None:
     made = make_session("CUST-4711", size=5000)
-    officer, dpo = staff_client(staff.officer), staff_client(staff.dpo)
+    officer, dpo = signed_in(staff.officer, csrf=True), signed_in(staff.dpo, csrf=True)
     found = officer.get("/api/v1/session-search", {"customer_ref": "CUST-4711"}).json()
     assert [s["id"] for s in found["results"]] == [made.session_id]
     assert found["results"][0]["consent"]["control"] is True  # metadata and the consent timeline
-    opened = post(officer, "/api/v1/cases", {
+    opened = post_json(officer, "/api/v1/cases", {
         "customer_ref": "CUST-4711", "channel": "email", "complaint": "My files are gone.",
         "session_ids": [made.session_id],
     })  # fmt: skip
@@ -49,16 +43,18 @@ def test_an_officer_opens_a_case_and_a_dpo_approves_it_over_the_api(staff, make_
     assert detail["case"]["status"] == "open"
     assert [s["session"]["id"] for s in detail["sessions"]] == [made.session_id]
     assert [e["action"] for e in detail["history"]][:2] == ["case.opened", "legal_hold.placed"]
-    requested = post(officer, f"/api/v1/cases/{case_id}/access-requests", {"justification": "Named session."})
+    requested = post_json(
+        officer, f"/api/v1/cases/{case_id}/access-requests", {"justification": "Named session."}
+    )
     assert requested.status_code == 201
     queue = dpo.get("/api/v1/access-requests").json()["results"]
     assert [r["id"] for r in queue] == [requested.json()["id"]]
-    approved = post(dpo, f"/api/v1/access-requests/{queue[0]['id']}/approve", {"reason": "Justified."})
+    approved = post_json(dpo, f"/api/v1/access-requests/{queue[0]['id']}/approve", {"reason": "Justified."})
     assert approved.status_code == 201
     assert approved.json()["grantee"]["username"] == "olivia"
     assert approved.json()["recordings"] == [made.recording_id]
     assert officer.get(f"/api/v1/cases/{case_id}").json()["case"]["status"] == "access_granted"
-    closed = post(
+    closed = post_json(
         officer, f"/api/v1/cases/{case_id}/close", {"outcome": "abuse_confirmed", "summary": "Yes."}
     )
     assert closed.status_code == 200 and closed.json()["outcome"] == "abuse_confirmed"
@@ -79,7 +75,7 @@ def test_an_officer_opens_a_case_and_a_dpo_approves_it_over_the_api(staff, make_
     ],
 )  # fmt: skip
 def test_bad_input_is_a_json_error_and_nothing_is_kept(staff, body, code) -> None:
-    answer = post(staff_client(staff.officer), "/api/v1/cases", body)
+    answer = post_json(signed_in(staff.officer, csrf=True), "/api/v1/cases", body)
     assert answer.status_code in (400, 404)
     assert answer.json()["error"] == code and answer.json()["detail"]
     assert not ComplaintCase.objects.exists() and not LegalHold.objects.exists()
@@ -101,7 +97,7 @@ def _later(**delta: float) -> str:
 )
 def test_implausible_case_dates_are_refused_and_nothing_is_kept(staff, dates, code) -> None:
     body = {"customer_ref": "C", "channel": "phone", "complaint": "x", **dates}
-    answer = post(staff_client(staff.officer), "/api/v1/cases", body)
+    answer = post_json(signed_in(staff.officer, csrf=True), "/api/v1/cases", body)
     assert answer.status_code == 400
     assert answer.json()["error"] == code and answer.json()["detail"]
     assert not ComplaintCase.objects.exists() and not LegalHold.objects.exists()
@@ -110,7 +106,7 @@ def test_implausible_case_dates_are_refused_and_nothing_is_kept(staff, dates, co
 def test_a_complaint_received_moments_ahead_of_our_clock_is_accepted(staff) -> None:
     """A few minutes of clock skew between the officer's machine and ours are not an error."""
     body = {"customer_ref": "C", "channel": "phone", "complaint": "x", "received_at": _later(minutes=2)}
-    assert post(staff_client(staff.officer), "/api/v1/cases", body).status_code == 201
+    assert post_json(signed_in(staff.officer, csrf=True), "/api/v1/cases", body).status_code == 201
 
 
 @pytest.mark.parametrize(
@@ -122,14 +118,16 @@ def test_a_complaint_received_moments_ahead_of_our_clock_is_accepted(staff) -> N
 )
 def test_a_search_whose_range_ends_before_it_starts_is_refused_off_the_record(staff, bounds) -> None:
     """The page refused it; the API answered 200 with no sessions (and a search on record)."""
-    answer = staff_client(staff.officer).get("/api/v1/session-search", {"customer_ref": "C", **bounds})
+    answer = signed_in(staff.officer, csrf=True).get(
+        "/api/v1/session-search", {"customer_ref": "C", **bounds}
+    )
     assert answer.status_code == 400
     assert answer.json()["error"] == "invalid_range" and answer.json()["detail"]
     assert not LedgerEntry.objects.filter(action="sessions.searched").exists()
 
 
 def test_malformed_json_is_a_json_error(staff) -> None:
-    client = staff_client(staff.officer)
+    client = signed_in(staff.officer, csrf=True)
     answer = client.post(
         "/api/v1/cases", "{not json", content_type="application/json",
         HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value,
@@ -143,11 +141,11 @@ def test_a_purged_session_is_found_by_the_original_reference_and_shown_as_a_tomb
     made = make_session("CUST-4711", size=100)
     Recording.objects.filter(id=made.recording_id).update(expires_at=timezone.now() - timedelta(days=1))
     purge_expired()
-    officer = staff_client(staff.officer)
+    officer = signed_in(staff.officer, csrf=True)
     found = officer.get("/api/v1/session-search", {"customer_ref": "CUST-4711"}).json()["results"]
     assert [s["id"] for s in found] == [made.session_id]
     assert found[0]["customer_ref"] is None and found[0]["recording"]["state"] == "purged"
-    opened = post(officer, "/api/v1/cases", {
+    opened = post_json(officer, "/api/v1/cases", {
         "customer_ref": "CUST-4711", "channel": "letter", "complaint": "Old session.",
         "session_ids": [made.session_id],
     })  # fmt: skip
@@ -173,35 +171,35 @@ def test_each_answer_of_the_case_workflow_is_what_the_schema_documents(staff, ma
     """Every key each call answers is documented, with its type and nullability."""
     schema = published_schema()
     first, second = make_session("CUST-4711", size=100), make_session("CUST-4711", size=100)
-    officer, dpo = staff_client(staff.officer), staff_client(staff.dpo)
+    officer, dpo = signed_in(staff.officer, csrf=True), signed_in(staff.dpo, csrf=True)
 
     def answered(operation_id: str, answer, status: int) -> dict:
         assert answer.status_code == status, answer.content
         assert_documented(schema, operation_id, answer)
         return answer.json()
 
-    case = answered("open_case", post(officer, "/api/v1/cases", {
+    case = answered("open_case", post_json(officer, "/api/v1/cases", {
         "customer_ref": "CUST-4711", "channel": "web_form", "complaint": "Two sessions.",
         "session_ids": [first.session_id],
     }), 201)["case"]  # fmt: skip
-    answered("link_sessions", post(officer, f"/api/v1/cases/{case['id']}/sessions", {
+    answered("link_sessions", post_json(officer, f"/api/v1/cases/{case['id']}/sessions", {
         "session_ids": [second.session_id],
     }), 201)  # fmt: skip
-    asked = answered("request_access", post(officer, f"/api/v1/cases/{case['id']}/access-requests", {
+    asked = answered("request_access", post_json(officer, f"/api/v1/cases/{case['id']}/access-requests", {
         "justification": "Both sessions.",
     }), 201)  # fmt: skip
-    answered("reject_access_request", post(dpo, f"/api/v1/access-requests/{asked['id']}/reject", {
+    answered("reject_access_request", post_json(dpo, f"/api/v1/access-requests/{asked['id']}/reject", {
         "reason": "Say which.",
     }), 200)  # fmt: skip
-    asked = answered("request_access", post(officer, f"/api/v1/cases/{case['id']}/access-requests", {
+    asked = answered("request_access", post_json(officer, f"/api/v1/cases/{case['id']}/access-requests", {
         "justification": "The first.",
     }), 201)  # fmt: skip
-    answered("approve_access_request", post(dpo, f"/api/v1/access-requests/{asked['id']}/approve", {
+    answered("approve_access_request", post_json(dpo, f"/api/v1/access-requests/{asked['id']}/approve", {
         "reason": "Justified.",
     }), 201)  # fmt: skip
     detail = answered("get_case", officer.get(f"/api/v1/cases/{case['id']}"), 200)
     assert detail["grants"] and detail["access_requests"][0]["decided_by"] is not None
-    answered("close_case", post(officer, f"/api/v1/cases/{case['id']}/close", {
+    answered("close_case", post_json(officer, f"/api/v1/cases/{case['id']}/close", {
         "outcome": "abuse_confirmed", "summary": "Yes.",
     }), 200)  # fmt: skip
     answered("get_case", officer.get(f"/api/v1/cases/{case['id']}"), 200)

@@ -17,9 +17,9 @@ from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from recorder.models import Recording
 from retention.models import LegalHold
 from retention.services import purge_expired
-from tests.complaints.conftest import ledger_actions, recording
+from tests.complaints.conftest import ledger_actions
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.local_store]
 
 
 def open_case(staff, *session_ids: str, customer_ref: str = "CUST-4711") -> ComplaintCase:
@@ -64,7 +64,9 @@ def test_a_case_links_only_its_customers_sessions(staff, make_session) -> None:
         services.link_sessions(officer=staff.officer, case_id=case.id, session_ids=[theirs.session_id])
     with pytest.raises(NotFound):
         open_case(staff, theirs.session_id)
-    assert list(case.links.values_list("session_id", flat=True)) == [recording(mine.recording_id).session_id]
+    assert list(case.links.values_list("session_id", flat=True)) == [
+        Recording.objects.get(id=mine.recording_id).session_id
+    ]
     assert ComplaintCase.objects.count() == 1  # the refused open kept nothing
     assert "access.denied" in ledger_actions(actor_id=str(staff.officer.pk))
 
@@ -98,7 +100,9 @@ def test_no_session_is_linked_while_a_request_awaits_its_decision(staff, make_se
     with pytest.raises(Conflict) as refused:
         services.link_sessions(officer=staff.officer, case_id=case.id, session_ids=[later.session_id])
     assert refused.value.code == "access_request_pending"
-    assert not LegalHold.objects.filter(session_id=recording(later.recording_id).session_id).exists()
+    assert not LegalHold.objects.filter(
+        session_id=Recording.objects.get(id=later.recording_id).session_id
+    ).exists()
     grant = services.approve_access_request(approver=staff.dpo, request_id=request.id, reason="Justified.")
     assert [str(r.id) for r in grant.recordings.all()] == [asked.recording_id]
     # Once decided, the officer may link it (and ask again for it when this access has ended).
@@ -177,7 +181,7 @@ def test_closing_revokes_grants_and_releases_holds_so_an_expired_recording_is_pu
     assert case.status == "closed" and case.outcome == "abuse_not_confirmed"
     assert not LegalHold.objects.filter(case_id=case.id, released_at__isnull=True).exists()
     assert purge_expired().purged == 1
-    assert recording(made.recording_id).state == "purged"
+    assert Recording.objects.get(id=made.recording_id).state == "purged"
     with pytest.raises(Conflict):
         services.close_case(officer=staff.officer, case_id=case.id, outcome="withdrawn", summary="again")
 
@@ -215,7 +219,7 @@ def test_a_purged_recording_shows_in_the_case_as_its_tombstone(staff, make_sessi
     case = open_case(staff, str(found.id))
     [linked] = selectors.case_sessions(case=case)
     assert linked.tombstone is not None
-    assert linked.tombstone.purged_at == recording(made.recording_id).purged_at
+    assert linked.tombstone.purged_at == Recording.objects.get(id=made.recording_id).purged_at
     assert linked.tombstone.ledger_seq is not None
     proof = LedgerEntry.objects.get(seq=linked.tombstone.ledger_seq)
     assert proof.action == "recording.purged" and str(proof.recording_id) == made.recording_id

@@ -15,7 +15,7 @@ from complaints import services
 from complaints.models import AccessGrant, AccessRequest, ComplaintCase
 from core.errors import Conflict
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.local_store]
 
 
 def race(*actions: Callable[[], Any]) -> list[Any]:

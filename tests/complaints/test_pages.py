@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -23,33 +22,16 @@ from recorder.models import Recording
 from retention.models import LegalHold
 from retention.services import purge_expired
 from staff.step_up import SESSION_KEY
+from tests.complaints.conftest import World
+from tests.staff import signed_in
+
+pytestmark = pytest.mark.local_store
 
 ROLES = ("anonymous", "officer", "other_officer", "dpo", "auditor", "operator", "superuser")
 
 
-@dataclass
-class World:
-    case: ComplaintCase
-    recording_id: str
-    request: AccessRequest
-
-
-@pytest.fixture
-def world(staff, make_session) -> World:
-    recorded = make_session("CUST-4711")
-    case = services.open_case(
-        officer=staff.officer, customer_ref="CUST-4711", channel="phone",
-        complaint="The agent changed my settings.", session_ids=[recorded.session_id],
-    )  # fmt: skip
-    request = services.request_access(officer=staff.officer, case_id=case.id, justification="Needed.")
-    return World(case=case, recording_id=recorded.recording_id, request=request)
-
-
-def client_for(staff, role: str) -> Client:
-    client = Client()
-    if role != "anonymous":
-        client.force_login(getattr(staff, role))
-    return client
+def page_client(staff, role: str) -> Client:
+    return Client() if role == "anonymous" else signed_in(getattr(staff, role))
 
 
 def page_urls(world: World) -> dict[str, str]:
@@ -82,7 +64,7 @@ EXPECTED = {
 def test_every_page_answers_every_role_as_the_role_table_says(staff, world) -> None:
     answers = {}
     for page, url in page_urls(world).items():
-        answers[page] = tuple(client_for(staff, role).get(url).status_code for role in ROLES)
+        answers[page] = tuple(page_client(staff, role).get(url).status_code for role in ROLES)
     assert answers == EXPECTED
 
 
@@ -93,7 +75,7 @@ def test_anonymous_visitors_are_sent_to_sign_in_and_back(world) -> None:
 
 
 def test_a_guessed_case_id_is_not_found_and_on_record(staff, world) -> None:
-    client = client_for(staff, "other_officer")
+    client = page_client(staff, "other_officer")
     for guess in (world.case.id, "not-a-uuid"):
         assert client.get(reverse("complaints:case-detail", kwargs={"case_id": guess})).status_code == 404
     denials = LedgerEntry.objects.filter(action="access.denied", actor_label=staff.other_officer.username)
@@ -103,7 +85,7 @@ def test_a_guessed_case_id_is_not_found_and_on_record(staff, world) -> None:
 def test_a_refused_page_is_on_record_for_the_signed_in_user(staff, world) -> None:
     for role, page in (("operator", "complaints:case-list"), ("dpo", "complaints:case-new")):
         user = getattr(staff, role)
-        answer = client_for(staff, role).get(reverse(page), headers={"Accept": "text/html"})
+        answer = page_client(staff, role).get(reverse(page), headers={"Accept": "text/html"})
         assert answer.status_code == 403 and b"<h1>Not allowed</h1>" in answer.content
         [denial] = LedgerEntry.objects.filter(action="access.denied", actor_id=str(user.pk))
         assert denial.details == {"reason": "page_forbidden", "page": page, "method": "GET"}
@@ -113,7 +95,7 @@ def test_a_guessed_recording_on_the_player_is_not_found_and_on_record(staff, wor
     """Another customer's recording, or no recording at all, under the officer's own case: 404,
     as a guessed case is. A recording of the case without an active grant is explained instead."""
     theirs = make_session("CUST-9999")
-    client = client_for(staff, "officer")
+    client = page_client(staff, "officer")
     for guess in (theirs.recording_id, "not-a-uuid"):
         url = reverse("complaints:player", kwargs={"case_id": world.case.id, "recording_id": guess})
         assert client.get(url).status_code == 404
@@ -128,7 +110,7 @@ def test_a_guessed_recording_on_the_player_is_not_found_and_on_record(staff, wor
 
 
 def test_a_browser_gets_a_page_for_not_found_and_the_api_keeps_json(staff, world) -> None:
-    client = client_for(staff, "other_officer")
+    client = page_client(staff, "other_officer")
     url = reverse("complaints:case-detail", kwargs={"case_id": world.case.id})
     page = client.get(url, headers={"Accept": "text/html,application/xhtml+xml"})
     assert page.status_code == 404 and b"<h1>Not found</h1>" in page.content
@@ -138,7 +120,7 @@ def test_a_browser_gets_a_page_for_not_found_and_the_api_keeps_json(staff, world
 
 def test_officer_opens_a_case_from_the_form_and_each_picked_session_is_held(staff, make_session) -> None:
     recorded = make_session("CUST-0042")
-    client = client_for(staff, "officer")
+    client = page_client(staff, "officer")
     search = client.post(
         reverse("complaints:case-new"), {"action": "search", "customer_ref": "CUST-0042", "complaint": "kept"}
     )
@@ -166,7 +148,7 @@ def test_a_case_needs_a_complaint_and_a_channel(staff, make_session) -> None:
     """The refused form shows the customer's sessions again, to keep the officer's picks: that
     showing is a search on record, so no post lists a customer's sessions off the record."""
     recorded = make_session("CUST-1")
-    answer = client_for(staff, "officer").post(
+    answer = page_client(staff, "officer").post(
         reverse("complaints:case-new"), {"action": "open", "customer_ref": "CUST-1"}
     )
     assert answer.status_code == 400
@@ -177,7 +159,7 @@ def test_a_case_needs_a_complaint_and_a_channel(staff, make_session) -> None:
 
 
 def test_a_complaint_received_before_2000_is_refused_on_the_form(staff) -> None:
-    answer = client_for(staff, "officer").post(
+    answer = page_client(staff, "officer").post(
         reverse("complaints:case-new"),
         {
             "action": "open", "customer_ref": "CUST-0042", "channel": "phone", "complaint": "x",
@@ -191,7 +173,7 @@ def test_a_complaint_received_before_2000_is_refused_on_the_form(staff) -> None:
 
 def test_another_customers_session_cannot_be_picked(staff, make_session) -> None:
     foreign = make_session("CUST-OTHER")
-    answer = client_for(staff, "officer").post(
+    answer = page_client(staff, "officer").post(
         reverse("complaints:case-new"),
         {
             "action": "open", "customer_ref": "CUST-0042", "channel": "phone", "complaint": "x",
@@ -208,7 +190,7 @@ def approve(staff, world: World) -> None:
 
 
 def test_dpo_approves_from_the_queue_and_the_officer_gets_the_player(staff, world) -> None:
-    dpo = client_for(staff, "dpo")
+    dpo = page_client(staff, "dpo")
     queue = dpo.get(reverse("complaints:approval-queue"))
     assert b"Needed." in queue.content and b"The agent changed my settings." in queue.content
     decided = dpo.post(
@@ -220,7 +202,7 @@ def test_dpo_approves_from_the_queue_and_the_officer_gets_the_player(staff, worl
     assert world.request.status == AccessRequest.Status.APPROVED
 
     urls = page_urls(world)
-    player = client_for(staff, "officer").get(urls["player"])
+    player = page_client(staff, "officer").get(urls["player"])
     assert player.status_code == 200
     html = player.content.decode()
     stream = reverse(
@@ -231,12 +213,12 @@ def test_dpo_approves_from_the_queue_and_the_officer_gets_the_player(staff, worl
     assert stream not in html.replace(f'src="{stream}"', "")  # the element's source, and nowhere else
     assert not re.search(r"<a\b[^>]*\bdownload\b", html)
     # The DPO who approved still cannot play it: the grant is the officer's.
-    assert client_for(staff, "dpo").get(urls["player"]).status_code == 403
+    assert page_client(staff, "dpo").get(urls["player"]).status_code == 403
 
 
 def test_the_player_asks_for_the_password_again_after_fifteen_minutes(staff, world) -> None:
     approve(staff, world)
-    client = client_for(staff, "officer")
+    client = page_client(staff, "officer")
     session = client.session
     session[SESSION_KEY] = int(time.time()) - 16 * 60
     session.save()
@@ -247,21 +229,21 @@ def test_the_player_asks_for_the_password_again_after_fifteen_minutes(staff, wor
 
 
 def test_dpo_rejects_with_a_reason_and_the_case_is_open_again(staff, world) -> None:
-    answer = client_for(staff, "dpo").post(
+    answer = page_client(staff, "dpo").post(
         reverse("complaints:decide", kwargs={"request_id": world.request.id}),
         {"decision": "reject", "reason": "Not specific enough."},
     )
     assert answer.status_code == 302
     world.case.refresh_from_db()
     assert world.case.status == ComplaintCase.Status.OPEN
-    page = client_for(staff, "officer").get(
+    page = page_client(staff, "officer").get(
         reverse("complaints:case-detail", kwargs={"case_id": world.case.id})
     )
     assert b"Not specific enough." in page.content
 
 
 def test_a_decision_without_a_reason_changes_nothing(staff, world) -> None:
-    client_for(staff, "dpo").post(
+    page_client(staff, "dpo").post(
         reverse("complaints:decide", kwargs={"request_id": world.request.id}), {"decision": "approve"}
     )
     world.request.refresh_from_db()
@@ -284,7 +266,7 @@ def test_decisions_need_the_csrf_token_and_a_post(staff, world) -> None:
 def test_a_dpo_deciding_their_own_request_is_told_why(staff, world) -> None:
     world.request.requester = staff.dpo  # possible only through a changed role
     world.request.save(update_fields=["requester"])
-    client = client_for(staff, "dpo")
+    client = page_client(staff, "dpo")
     url = reverse("complaints:decide", kwargs={"request_id": world.request.id})
     answer = client.post(url, {"decision": "approve", "reason": "ok"}, follow=True)
     assert answer.status_code == 200 and b"Nobody may decide their own access request." in answer.content
@@ -295,7 +277,7 @@ def test_a_dpo_deciding_their_own_request_is_told_why(staff, world) -> None:
 
 
 def test_a_closed_case_offers_no_form(staff, world) -> None:
-    client = client_for(staff, "officer")
+    client = page_client(staff, "officer")
     url = reverse("complaints:case-close", kwargs={"case_id": world.case.id})
     client.post(url, {"outcome": "withdrawn", "summary": "Withdrawn."})
     for page in ("complaints:case-close", "complaints:request-access"):
@@ -306,7 +288,7 @@ def test_a_closed_case_offers_no_form(staff, world) -> None:
 
 def test_officer_closes_the_case_with_an_outcome(staff, world) -> None:
     approve(staff, world)
-    client = client_for(staff, "officer")
+    client = page_client(staff, "officer")
     url = reverse("complaints:case-close", kwargs={"case_id": world.case.id})
     assert client.post(url, {"outcome": "withdrawn"}).status_code == 400  # a summary is required
     answer = client.post(url, {"outcome": "withdrawn", "summary": "The customer withdrew."})
@@ -317,7 +299,7 @@ def test_officer_closes_the_case_with_an_outcome(staff, world) -> None:
 
 
 def test_request_access_page_refuses_a_second_request_while_one_is_pending(staff, world) -> None:
-    client = client_for(staff, "officer")
+    client = page_client(staff, "officer")
     url = reverse("complaints:request-access", kwargs={"case_id": world.case.id})
     answer = client.post(url, {"justification": "Again."}, follow=True)
     assert answer.redirect_chain[-1][0] == f"/cases/{world.case.id}/"
@@ -325,11 +307,11 @@ def test_request_access_page_refuses_a_second_request_while_one_is_pending(staff
 
 
 def test_case_list_shows_status_and_deadline(staff, world) -> None:
-    page = client_for(staff, "officer").get(reverse("complaints:case-list"))
+    page = page_client(staff, "officer").get(reverse("complaints:case-list"))
     html = page.content.decode()
     assert "Awaiting approval" in html
     assert f"{world.case.respond_by:%Y-%m-%d}" in html
-    assert client_for(staff, "other_officer").get(reverse("complaints:case-list")).context["rows"] == []
+    assert page_client(staff, "other_officer").get(reverse("complaints:case-list")).context["rows"] == []
 
 
 def test_a_purged_recording_shows_as_its_tombstone_with_the_ledger_entry(staff, world) -> None:
@@ -340,7 +322,7 @@ def test_a_purged_recording_shows_as_its_tombstone_with_the_ledger_entry(staff, 
     purge_expired()
     proof = LedgerEntry.objects.get(action="recording.purged", recording_id=world.recording_id)
 
-    page = client_for(staff, "officer").get(
+    page = page_client(staff, "officer").get(
         reverse("complaints:case-detail", kwargs={"case_id": world.case.id})
     )
 
@@ -351,7 +333,7 @@ def test_a_purged_recording_shows_as_its_tombstone_with_the_ledger_entry(staff, 
 
 
 def test_the_header_marks_only_the_section_one_is_in(staff) -> None:
-    page = client_for(staff, "dpo").get(reverse("complaints:approval-queue"))
+    page = page_client(staff, "dpo").get(reverse("complaints:approval-queue"))
     current = [section["title"] for section in page.context["nav_sections"] if section["current"]]
     assert current == ["Access requests to decide"]
 
@@ -365,7 +347,7 @@ def test_each_role_is_offered_exactly_the_sections_it_may_open(staff) -> None:
         "Operations dashboard": reverse("retention:dashboard"),
     }
     for role in ROLES[1:]:
-        client = client_for(staff, role)
+        client = page_client(staff, role)
         offered = {section["title"] for section in client.get("/").context["sections"]}
         opens = {title for title, url in sections.items() if client.get(url).status_code == 200}
         assert offered == opens, role

@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.db import connection
-from django.test import Client
 from django.utils import timezone
 
 from audit.models import LedgerEntry
@@ -19,10 +18,11 @@ from recorder.models import Recording
 from recorder.sealing import CHUNK_SIZE, TamperedError
 from retention.models import LegalHold
 from retention.services import purge_expired, release_legal_hold
-from tests.complaints.conftest import PASSWORD, ledger_actions, recording
+from tests.complaints.conftest import ledger_actions
 from tests.openapi import assert_documented, published_schema
+from tests.staff import PASSWORD, signed_in
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.local_store]
 SIZE = 3 * CHUNK_SIZE + 1234
 
 
@@ -42,13 +42,7 @@ def stream_url(case_id, recording_id) -> str:
     return f"/api/v1/cases/{case_id}/recordings/{recording_id}/stream"
 
 
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)  # sends user_logged_in: the session notes a fresh authentication
-    return client
-
-
-def body_of(response) -> bytes:
+def streamed(response) -> bytes:
     return b"".join(response.streaming_content)
 
 
@@ -69,14 +63,14 @@ def test_a_range_returns_exactly_that_slice_of_the_plaintext(staff, granted, hea
     assert answer.status_code == 206
     assert answer["Content-Range"] == f"bytes {start}-{end}/{SIZE}"
     assert int(answer["Content-Length"]) == end - start + 1
-    assert body_of(answer) == made.body[start : end + 1]
+    assert streamed(answer) == made.body[start : end + 1]
 
 
 def test_without_range_the_whole_recording_is_served_inline_and_never_cached(staff, granted) -> None:
     case, _, made = granted
     answer = signed_in(staff.officer).get(stream_url(case.id, made.recording_id))
     assert answer.status_code == 200
-    assert body_of(answer) == made.body
+    assert streamed(answer) == made.body
     assert answer["Content-Type"] == "video/webm"
     assert answer["Accept-Ranges"] == "bytes"
     assert answer["Cache-Control"] == "no-store"
@@ -123,14 +117,14 @@ def test_a_range_ending_far_beyond_the_end_is_clamped(staff, granted) -> None:
     case, _, made = granted
     header = "bytes=5-" + "9" * 5000  # longer than Python converts to an int by default
     answer = signed_in(staff.officer).get(stream_url(case.id, made.recording_id), HTTP_RANGE=header)
-    assert answer.status_code == 206 and body_of(answer) == made.body[5:]
+    assert answer.status_code == 206 and streamed(answer) == made.body[5:]
 
 
 @pytest.mark.parametrize("header", ["bytes=10-5", "items=0-5", "bytes=0-1,5-9", "bytes=x-"])
 def test_a_malformed_or_multi_range_header_is_ignored(staff, granted, header) -> None:
     case, _, made = granted
     answer = signed_in(staff.officer).get(stream_url(case.id, made.recording_id), HTTP_RANGE=header)
-    assert answer.status_code == 200 and body_of(answer) == made.body
+    assert answer.status_code == 200 and streamed(answer) == made.body
 
 
 @pytest.mark.django_db(transaction=True)
@@ -149,7 +143,7 @@ def test_the_ledger_entry_is_committed_before_the_first_byte(staff, granted) -> 
         "range": {"start": 100, "end": 199, "partial": True},
         "client_address": "192.0.2.7",
     }
-    assert body_of(answer) == made.body[100:200]
+    assert streamed(answer) == made.body[100:200]
 
 
 def test_behind_the_balancer_the_ledger_names_the_client_it_saw(staff, granted, settings) -> None:
@@ -157,7 +151,7 @@ def test_behind_the_balancer_the_ledger_names_the_client_it_saw(staff, granted, 
     case, _, made = granted
     client = signed_in(staff.officer)
     client.defaults.update(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.7")
-    body_of(client.get(stream_url(case.id, made.recording_id), HTTP_RANGE="bytes=0-9"))
+    streamed(client.get(stream_url(case.id, made.recording_id), HTTP_RANGE="bytes=0-9"))
     entry = LedgerEntry.objects.get(action="recording.played")
     assert entry.details["client_address"] == "198.51.100.7"
 
@@ -191,7 +185,7 @@ def test_the_first_chunks_are_fetched_ahead_while_the_ledger_commits(staff, gran
     answer = signed_in(staff.officer).get(
         stream_url(case.id, made.recording_id), HTTP_RANGE=f"bytes={start}-{start + 99}"
     )
-    assert body_of(answer) == made.body[start : start + 100]
+    assert streamed(answer) == made.body[start : start + 100]
     (kind, spans, played_then), *reads = watched.calls
     assert (kind, played_then) == ("prefetch", 0)
     assert [(k, played) for k, _, played in reads] == [("read", 1)] * len(reads)
@@ -242,7 +236,7 @@ def test_no_ledger_entry_no_bytes(staff, granted) -> None:
 
 
 def corrupt_second_chunk(store, recording_id: str) -> None:
-    rec = recording(recording_id)
+    rec = Recording.objects.get(id=recording_id)
     sealed = bytearray(store.read(rec.object_key, 0, rec.payload_size))
     sealed[16 + (CHUNK_SIZE + 16) + 100] ^= 0x01  # one bit inside the second sealed chunk
     writer = store.open_writer(rec.object_key)
@@ -368,7 +362,7 @@ def test_a_stream_that_keeps_its_grant_is_served_whole(staff, granted, monkeypat
     monkeypatch.setattr(playback_views, "RECHECK_BYTES", CHUNK_SIZE)
     case, _, made = granted
     answer = signed_in(staff.officer).get(stream_url(case.id, made.recording_id))
-    assert body_of(answer) == made.body
+    assert streamed(answer) == made.body
     assert ledger_actions(case_id=case.id)[-1] == "recording.played"
 
 
@@ -399,7 +393,7 @@ def test_playback_needs_a_password_entered_within_15_minutes(staff, granted) -> 
         confirmed = client.post("/accounts/step-up/", {"password": PASSWORD, "next": url})
         assert confirmed.status_code == 302 and confirmed["Location"] == url
         answer = client.get(url, HTTP_RANGE="bytes=0-9")
-        assert answer.status_code == 206 and body_of(answer) == made.body[:10]
+        assert answer.status_code == 206 and streamed(answer) == made.body[:10]
     assert "auth.stepped_up" in ledger_actions(actor_id=str(staff.officer.pk))
 
 

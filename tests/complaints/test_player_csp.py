@@ -5,23 +5,20 @@ from __future__ import annotations
 
 import re
 
-from django.test import Client
+import pytest
 from django.urls import reverse
 
 from complaints import services
+from tests.complaints.conftest import World
+from tests.staff import signed_in
+
+pytestmark = pytest.mark.local_store
 
 
-def test_the_players_inline_script_carries_the_nonce_of_its_own_response(staff, make_session) -> None:
-    recorded = make_session("CUST-4711")
-    case = services.open_case(
-        officer=staff.officer, customer_ref="CUST-4711", channel="phone",
-        complaint="The agent changed my settings.", session_ids=[recorded.session_id],
-    )  # fmt: skip
-    request = services.request_access(officer=staff.officer, case_id=case.id, justification="Needed.")
-    services.approve_access_request(approver=staff.dpo, request_id=request.id, reason="Justified.")
-    officer = Client()
-    officer.force_login(staff.officer)
-    url = reverse("complaints:player", kwargs={"case_id": case.id, "recording_id": recorded.recording_id})
+def test_the_players_inline_script_carries_the_nonce_of_its_own_response(staff, world: World) -> None:
+    services.approve_access_request(approver=staff.dpo, request_id=world.request.id, reason="Justified.")
+    officer = signed_in(staff.officer)
+    url = reverse("complaints:player", kwargs={"case_id": world.case.id, "recording_id": world.recording_id})
 
     nonces = []
     for _ in range(2):
@@ -38,9 +35,7 @@ def test_the_players_inline_script_carries_the_nonce_of_its_own_response(staff, 
 
 
 def test_a_page_without_inline_script_gets_no_nonce_in_its_policy(staff) -> None:
-    officer = Client()
-    officer.force_login(staff.officer)
-    page = officer.get(reverse("complaints:case-list"))
+    page = signed_in(staff.officer).get(reverse("complaints:case-list"))
     assert page.status_code == 200
     assert "'nonce-" not in page.headers["Content-Security-Policy"]
     assert "<script" not in page.content.decode()

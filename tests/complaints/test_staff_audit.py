@@ -3,30 +3,20 @@ the auditor can trace."""
 
 from __future__ import annotations
 
-import io
-
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management import call_command
 from django.test import Client
 
 from audit.models import LedgerEntry
+from tests.staff import PASSWORD, add_staff
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "correct horse battery staple"
 
 
 def role_changes() -> list[tuple[str, str, str | None]]:
     entries = LedgerEntry.objects.filter(action="staff.role_changed").order_by("seq")
     return [(e.actor_label, e.details["username"], e.details["role"]) for e in entries]
-
-
-def add_staff(username: str, role: str) -> None:
-    call_command(
-        "add_staff", username, "--role", role, "--password-stdin",
-        stdin=io.StringIO(PASSWORD + "\n"), stdout=io.StringIO(),
-    )  # fmt: skip
 
 
 def test_add_staff_puts_each_role_change_on_record() -> None:

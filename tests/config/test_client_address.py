@@ -7,7 +7,7 @@ import pytest
 from django.test import Client, RequestFactory
 
 from core.clients import client_address, throttled_address
-from tests.config.test_staff_signin import add_staff, sign_in
+from tests.staff import add_staff, sign_in
 
 pytestmark = pytest.mark.django_db
 BALANCER = "10.0.0.2"

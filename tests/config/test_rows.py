@@ -16,7 +16,7 @@ from complaints.playback import _grant_and_recording, _grants
 from recorder.models import Recording
 from staff.backend import StaffModelBackend
 from staff.roles import assign_role
-from tests.recorder.test_unseal import grant_for, recording  # noqa: F401 - a fixture
+from tests.factories import grant_for
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +53,7 @@ def test_an_inactive_user_is_not_signed_in() -> None:
     assert StaffModelBackend().get_user(user.pk) is None
 
 
-def test_the_grant_and_recording_read_for_unsealing_are_the_orm_s(recording) -> None:  # noqa: F811
+def test_the_grant_and_recording_read_for_unsealing_are_the_orm_s(recording) -> None:
     rec, _ = recording
     grant = grant_for(rec)
     found = _grant_and_recording(grant_id=grant.pk, recording_id=str(rec.id))
@@ -66,7 +66,7 @@ def test_the_grant_and_recording_read_for_unsealing_are_the_orm_s(recording) -> 
     assert found_recording.expires_at is not None and found_recording.expires_at.tzinfo is not None
 
 
-def test_the_grants_read_for_playback_are_the_orm_s_grants(recording) -> None:  # noqa: F811
+def test_the_grants_read_for_playback_are_the_orm_s_grants(recording) -> None:
     rec, _ = recording
     grant = grant_for(rec)
     assign_role(user=grant.grantee, role="compliance_officer")

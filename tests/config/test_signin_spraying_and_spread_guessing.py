@@ -14,8 +14,8 @@ import pytest
 from django.test import Client
 
 from staff.signin_throttle import PAUSED
-from tests.config.test_staff_signin import add_staff, sign_in
 from tests.conftest import run_under_settings
+from tests.staff import add_staff, sign_in
 
 pytestmark = pytest.mark.django_db
 WRONG = "guess-" + "x" * 12
@@ -34,7 +34,7 @@ def client_at(address: str) -> Client:
     return Client(enforce_csrf_checks=True, REMOTE_ADDR=address)
 
 
-def signed_in(client: Client) -> bool:
+def is_signed_in(client: Client) -> bool:
     return client.get("/").status_code == 200
 
 
@@ -55,7 +55,7 @@ def test_spraying_one_password_over_many_user_names_from_one_address_is_paused(s
     # Now not even another account's right password gets in from that address.
     refused = sign_in(attacker, "grace")
     assert refused.status_code == 429 and b"Too many failed sign-ins" in refused.content
-    assert not signed_in(attacker)
+    assert not is_signed_in(attacker)
     # The names themselves are not paused: their owners sign in from their office.
     for name in ("ada", "grace"):
         assert sign_in(client_at(OFFICE), name).status_code == 302
@@ -84,7 +84,7 @@ def test_guessing_at_one_user_name_from_many_addresses_is_paused(settings) -> No
     # Now not even the right password gets in, from an address that never failed before.
     fresh = client_at(elsewhere(150))
     assert sign_in(fresh, "dpo-on-call").status_code == 429
-    assert not signed_in(fresh)
+    assert not is_signed_in(fresh)
     # The addresses are not paused for other names.
     assert sign_in(client_at(elsewhere(1)), "ada").status_code == 302
 
@@ -152,7 +152,7 @@ def test_guesses_at_a_name_from_elsewhere_do_not_keep_its_owner_out_where_they_s
         sign_in(client_at(elsewhere(n)), "dpo-on-call", WRONG)
     assert sign_in(client_at(elsewhere(150)), "dpo-on-call").status_code == 429
     at_the_office = client_at(OFFICE)
-    assert sign_in(at_the_office, "dpo-on-call").status_code == 302 and signed_in(at_the_office)
+    assert sign_in(at_the_office, "dpo-on-call").status_code == 302 and is_signed_in(at_the_office)
     # The pair's own limit still holds there: guessing from the office itself is paused.
     for _ in range(settings.AXES_FAILURE_LIMIT):
         answer = sign_in(client_at(OFFICE), "dpo-on-call", WRONG)

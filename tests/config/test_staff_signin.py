@@ -2,43 +2,15 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.test import Client
 
 from staff.roles import ROLES
+from tests.staff import PASSWORD, add_staff, sign_in
 
-PASSWORD = "correct horse battery staple"
 pytestmark = pytest.mark.django_db
-
-
-def add_staff(username: str, role: str, password: str = PASSWORD) -> str:
-    out = io.StringIO()
-    call_command(
-        "add_staff",
-        username,
-        "--role",
-        role,
-        "--password-stdin",
-        stdin=io.StringIO(password + "\n"),
-        stdout=out,
-    )
-    return out.getvalue()
-
-
-def sign_in(client: Client, username: str, password: str = PASSWORD):
-    client.get("/accounts/login/")
-    return client.post(
-        "/accounts/login/",
-        {
-            "username": username,
-            "password": password,
-            "csrfmiddlewaretoken": client.cookies["csrftoken"].value,
-        },
-    )
 
 
 def test_add_staff_gives_exactly_one_role_and_keeps_the_password_out_of_its_output() -> None:

@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from tests.conftest import require
+from tests.factories import iso
 from tests.liveserver import ROOT, LiveServer
 
 SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
@@ -111,7 +112,8 @@ def new_page(browser: Any, base_url: str) -> Any:
     return context.new_page()
 
 
-def sign_in(page: Any, username: str, password: str) -> None:
+def browser_sign_in(page: Any, username: str, password: str) -> None:
+    """The sign-in form in the browser, as a person fills it in."""
     page.goto("/accounts/login/")
     page.get_by_label("User name").fill(username)
     page.get_by_label("Password").fill(password)
@@ -137,10 +139,6 @@ def make_webm(ffmpeg: str, path: Path, *, seconds: int = 8) -> Path:
     ]  # fmt: skip
     subprocess.run(command, check=True, timeout=120)
     return path
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from django.urls import NoReverseMatch, reverse
 from audit.models import LedgerEntry
 from retention.services import purge_expired
 from staff.step_up import SESSION_KEY
-from tests.e2e.conftest import UploadedRecording, new_page, sign_in
+from tests.e2e.conftest import UploadedRecording, browser_sign_in, new_page
 from tests.staff import PASSWORD, make_staff
 
 pytestmark = pytest.mark.slow
@@ -207,21 +207,21 @@ def test_officer_dpo_and_auditor_take_a_complaint_from_case_to_playback(
         make_staff(username, role)
 
     officer = new_page(browser, live_service.url)
-    sign_in(officer, "olivia", PASSWORD)
+    browser_sign_in(officer, "olivia", PASSWORD)
     screenshots.take(officer, "officer-home")
     case_id = officer_opens_a_case(officer, webm_recording, screenshots)
     officer_requests_access(officer, screenshots)
     officer.context.close()
 
     dpo = new_page(browser, live_service.url)
-    sign_in(dpo, "dora", PASSWORD)
+    browser_sign_in(dpo, "dora", PASSWORD)
     dpo_approves(dpo, screenshots)
     dpo.context.close()
 
     # The operator sees the case's legal hold, and the purge run that left the recording alone.
     purge_expired(trigger="command")
     operator = new_page(browser, live_service.url)
-    sign_in(operator, "otto", PASSWORD)
+    browser_sign_in(operator, "otto", PASSWORD)
     operator.goto(reverse("retention:dashboard"))
     holds = operator.get_by_role("region", name="Legal holds in force")
     assert holds.locator(f"code[title='{case_id}']").is_visible()
@@ -229,7 +229,7 @@ def test_officer_dpo_and_auditor_take_a_complaint_from_case_to_playback(
     operator.context.close()
 
     officer = new_page(browser, live_service.url)
-    sign_in(officer, "olivia", PASSWORD)
+    browser_sign_in(officer, "olivia", PASSWORD)
     traffic = officer_plays_and_seeks(officer, case_id, screenshots)
 
     # The video element asked for byte ranges, and the server answered with ranges, never cached.
@@ -272,7 +272,7 @@ def test_officer_dpo_and_auditor_take_a_complaint_from_case_to_playback(
     officer.context.close()
 
     auditor = new_page(browser, live_service.url)
-    sign_in(auditor, "audrey", PASSWORD)
+    browser_sign_in(auditor, "audrey", PASSWORD)
     screenshots.take(auditor, "auditor-home")
     if not ledger_page_shows_entries(auditor, case_id, screenshots):
         # Until the ledger page exists, read the same entries the auditor would see.

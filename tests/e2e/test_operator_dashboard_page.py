@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import new_page, sign_in
+from tests.e2e.conftest import browser_sign_in, new_page
 from tests.staff import PASSWORD, make_staff
 
 pytestmark = pytest.mark.slow
@@ -15,7 +15,7 @@ def test_operator_sees_the_uploaded_recording_on_the_dashboard(
 ) -> None:
     make_staff("otto", "operator")
     page = new_page(browser, live_service.url)
-    sign_in(page, "otto", PASSWORD)
+    browser_sign_in(page, "otto", PASSWORD)
     screenshots.take(page, "operator-home")
 
     page.get_by_role("link", name="Operations dashboard").first.click()

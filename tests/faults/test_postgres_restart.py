@@ -39,25 +39,23 @@ django.setup()
 from django.utils import timezone
 from recorder.ingest import ingest_recording
 from recorder.models import Recording
-from recorder.services import create_recorder_client, register_session
+from recorder.services import create_recorder_client
+from tests.factories import controlled_session
 
 client, token = create_recorder_client(name="pg-restart")
 
 def new_session(n):
-    now = timezone.now()
-    return register_session(
-        client=client, external_id=f"s-{uuid.uuid4()}", customer_ref=f"CUST-{n:05d}", agent_ref="agent-7",
-        initiated_by="customer", started_at=now - timedelta(minutes=5),
-        consent_granted_at=now - timedelta(minutes=6), consent_view=True, consent_control=True,
+    return controlled_session(
+        client, external_id=f"s-{uuid.uuid4()}", customer_ref=f"CUST-{n:05d}", agent_ref="agent-7"
     )
 
 expired = int(sys.argv[1])
 if not expired:
-    print(json.dumps({"token": token, "session": str(new_session(0).id)}))
+    print(json.dumps({"token": token, "session": new_session(0)}))
 for n in range(expired):
     body = os.urandom(2000)
     ingest_recording(
-        client=client, session_id=new_session(n).id, body=io.BytesIO(body), content_length=len(body),
+        client=client, session_id=new_session(n), body=io.BytesIO(body), content_length=len(body),
         media_type="video/webm", content_digest=None,
     )
 Recording.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
@@ -126,7 +124,7 @@ def seed(env: dict[str, str], expired: int) -> str:
     return done.stdout
 
 
-def states(env: dict[str, str]) -> dict[str, int]:
+def states_in(env: dict[str, str]) -> dict[str, int]:
     return dict(rows(env, "SELECT state, count(*) FROM recorder_recording GROUP BY state"))
 
 
@@ -144,7 +142,7 @@ def files_containing(marker: bytes, *folders: Path) -> list[Path]:
     return found
 
 
-def read_answer(sock: socket.socket) -> tuple[int, dict[str, Any]] | None:
+def read_json_answer(sock: socket.socket) -> tuple[int, dict[str, Any]] | None:
     """Status and JSON body of one HTTP answer; None if the server closed without answering."""
     data = b""
     while b"\r\n\r\n" not in data:
@@ -194,7 +192,7 @@ def test_a_restart_mid_upload_acknowledges_nothing_and_the_same_upload_sent_agai
         for n in range(8, 16):  # the second half, once the server is back
             sock.sendall(body[n * PIECE : (n + 1) * PIECE])
             time.sleep(0.05)
-        answer = read_answer(sock)
+        answer = read_json_answer(sock)
         sock.close()
         assert answer is not None, "the server closed the connection without an answer"
         status, error = answer
@@ -267,7 +265,7 @@ def test_a_restart_mid_purge_is_completed_by_the_next_run(
     worker_ended = time.monotonic() - restarted
     if worker.returncode != 0:  # it may fail only because the database went away
         assert "OperationalError" in errors or "InterfaceError" in errors, errors
-    left = states(vault_env)
+    left = states_in(vault_env)
     assert left.get("purged", 0) < count, "the restart came after the purge had finished"
     purged = rows(vault_env, "SELECT object_key FROM recorder_recording WHERE state = 'purged'")
     assert {key for (key,) in purged}.isdisjoint(store_files(vault_env)), "purged, yet its object is there"
@@ -281,7 +279,7 @@ def test_a_restart_mid_purge_is_completed_by_the_next_run(
     print(f"left by it: {left}")
     print(f"next run done {recovered:.2f} s after the restart began:\n{next_run.stdout}")
 
-    assert states(vault_env) == {"purged": count}
+    assert states_in(vault_env) == {"purged": count}
     assert store_files(vault_env) == []
     for action in ("recording.shredded", "recording.purged"):
         per_recording = rows(

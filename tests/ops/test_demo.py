@@ -19,8 +19,8 @@ from audit.models import LedgerEntry
 from ops.demo.plan import SCENARIOS
 from recorder.models import Recording, Session, SessionEvent
 from staff.roles import role_of
-from tests.config.test_staff_signin import sign_in
 from tests.liveserver import ROOT, LiveServer
+from tests.staff import sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

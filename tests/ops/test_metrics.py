@@ -15,8 +15,7 @@ from rest_framework.test import APIClient
 from audit.models import LedgerEntry
 from audit.services import sign_tree_head
 from recorder.models import Recording
-from tests.factories import ConsentPayload, SessionPayload
-from tests.recorder.test_unseal import grant_for
+from tests.factories import ConsentPayload, SessionPayload, grant_for
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +34,8 @@ def value(text: str, name: str, labels: str = "") -> float:
     return float(match.group(1))
 
 
-def upload(api: APIClient, body: bytes, *, control: bool = True) -> int:
+def record_session(api: APIClient, body: bytes, *, control: bool = True) -> int:
+    """A new session with `body` as its recording; the upload's status."""
     payload = SessionPayload(consent=ConsentPayload(control=control))
     session_id = api.post("/api/v1/sessions", payload, format="json").json()["id"]
     return int(
@@ -53,9 +53,9 @@ def test_the_vault_metrics_follow_ingest_refusals_grants_and_the_ledger(
     api: APIClient, data_dir, age_keys, ledger_key, settings
 ) -> None:
     settings.OBJECT_STORE = "local"
-    assert upload(api, b"a" * 1000) == 201
-    assert upload(api, b"b" * 2500) == 201
-    assert upload(api, b"c" * 10, control=False) == 409  # no control rights: not recorded
+    assert record_session(api, b"a" * 1000) == 201
+    assert record_session(api, b"b" * 2500) == 201
+    assert record_session(api, b"c" * 10, control=False) == 409  # no control rights: not recorded
     text = scrape()
     assert value(text, "vault_recordings_ingested_total") == 2
     assert value(text, "vault_ingested_bytes_total") == 3500
@@ -81,7 +81,7 @@ def test_purge_lag_is_the_age_of_the_oldest_overdue_recording(
     api: APIClient, data_dir, age_keys, settings
 ) -> None:
     settings.OBJECT_STORE = "local"
-    assert upload(api, b"x" * 100) == 201
+    assert record_session(api, b"x" * 100) == 201
     expires_at = Recording.objects.get().expires_at
     with time_machine.travel(expires_at + timedelta(hours=5), tick=False):
         lag = value(scrape(), "vault_purge_lag_seconds")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,9 +18,8 @@ from recorder.keys import X25519Identity, write_identity_file
 from recorder.models import Recording
 from recorder.sealing import parse_header
 from recorder.stores import get_store
-from tests.factories import SessionPayload
-from tests.recorder.test_age_cli_interop import locate
-from tests.recorder.test_unseal import grant_for
+from tests.factories import SessionPayload, grant_for
+from tests.recorder.test_age_cli_interop import age_decrypt, locate
 
 pytestmark = pytest.mark.django_db
 
@@ -47,11 +45,9 @@ def rotate(*args: str) -> str:
     return out.getvalue()
 
 
-def age_decrypt(identity: Path, recording: Recording) -> subprocess.CompletedProcess[bytes]:
-    sealed = bytes(recording.header or b"") + payload_of(recording)
-    return subprocess.run(
-        [locate("age"), "--decrypt", "--identity", str(identity)], input=sealed, capture_output=True
-    )
+def age_file_of(recording: Recording) -> bytes:
+    """Header and payload together: the standard age file the `age` tool opens."""
+    return bytes(recording.header or b"") + payload_of(recording)
 
 
 def test_x25519_rotation_rewraps_headers_only_and_retires_the_old_identity(
@@ -79,10 +75,10 @@ def test_x25519_rotation_rewraps_headers_only_and_retires_the_old_identity(
         assert hashlib.sha256(payload_of(recording)).digest() == payload_digests[recording.id]
         [stanza] = parse_header(bytes(recording.header)).stanzas
         assert stanza.type == "X25519"
-        opened = age_decrypt(new_identity_path, recording)
+        opened = age_decrypt(locate("age"), new_identity_path, age_file_of(recording))
         assert opened.returncode == 0, opened.stderr
         assert opened.stdout == bodies[str(recording.id)]
-        refused = age_decrypt(old_identity_path, recording)
+        refused = age_decrypt(locate("age"), old_identity_path, age_file_of(recording))
         assert refused.returncode != 0 and refused.stdout == b""
 
     # Playback, configured with the new identity only, opens it under a grant.

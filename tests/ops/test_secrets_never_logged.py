@@ -9,7 +9,6 @@ follows the markers through the staff side as well.
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 from collections.abc import Callable
@@ -18,27 +17,20 @@ from typing import Any
 
 import pytest
 import requests
-from django.core.management import call_command
 from django.test import Client
 
 from recorder.services import create_recorder_client
 from tests.factories import SessionPayload
 from tests.ops.test_structured_logs import LoggingLiveServer
+from tests.staff import add_staff
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.local_store]
 
 SUFFIX = os.urandom(6).hex()
 CUSTOMER = f"CUSTOMER-MARKER-{SUFFIX}"
 CONTENT = f"CONTENT-MARKER-{SUFFIX}".encode()
 PASSWORD = f"PASSWORD-MARKER-{SUFFIX}-long enough"
 DPO_PASSWORD = f"DPO-PASSWORD-MARKER-{SUFFIX}"
-
-
-def add_staff(username: str, role: str, password: str) -> None:
-    call_command(
-        "add_staff", username, "--role", role, "--password-stdin",
-        stdin=io.StringIO(password + "\n"), stdout=io.StringIO(),
-    )  # fmt: skip
 
 
 class Caller:
@@ -143,11 +135,6 @@ MARKERS: list[bytes] = [CUSTOMER.encode(), CONTENT, PASSWORD.encode(), DPO_PASSW
 def assert_no_marker(text: bytes, token: str, where: str) -> None:
     for marker in [*MARKERS, token.encode(), token[len("rvt_") :].encode()]:
         assert marker not in text, f"{marker[:24]!r}... in {where}"
-
-
-@pytest.fixture
-def store_kind() -> str:
-    return "local"
 
 
 @pytest.fixture

@@ -68,7 +68,10 @@ def seal_to_file(path: Path, data: bytes, recipients: list[Recipient], recording
     return path
 
 
-def age_decrypt(age: str, key_path: Path, sealed: Path) -> subprocess.CompletedProcess[bytes]:
+def age_decrypt(age: str, key_path: Path, sealed: Path | bytes) -> subprocess.CompletedProcess[bytes]:
+    """`age --decrypt` with the identity in `key_path`, of the file `sealed` or of these bytes on stdin."""
+    if isinstance(sealed, bytes):
+        return subprocess.run([age, "--decrypt", "-i", str(key_path)], input=sealed, capture_output=True)
     return subprocess.run([age, "--decrypt", "-i", str(key_path), str(sealed)], capture_output=True)
 
 

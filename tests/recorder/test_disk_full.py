@@ -34,10 +34,6 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-def new_session(client, n: int) -> str:
-    return controlled_session(client, external_id=f"disk-{n}", customer_ref="C-D")
-
-
 def test_a_full_disk_refuses_the_upload_keeps_nothing_and_the_next_one_fits(
     small_disk: Path, settings, data_dir, age_keys
 ) -> None:
@@ -46,7 +42,7 @@ def test_a_full_disk_refuses_the_upload_keeps_nothing_and_the_next_one_fits(
     client, token = create_recorder_client(name="disk")
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "video/webm"}
     with LiveServer() as server:
-        too_big = new_session(client, 1)
+        too_big = controlled_session(client)
         answer = requests.put(
             f"{server.url}/api/v1/sessions/{too_big}/recording", data=os.urandom(3 * 1024 * 1024),
             headers=headers, timeout=60,
@@ -57,7 +53,7 @@ def test_a_full_disk_refuses_the_upload_keeps_nothing_and_the_next_one_fits(
         assert not Recording.objects.filter(session_id=too_big).exists()
         assert [p for p in small_disk.rglob("*") if p.is_file()] == [], "a partial file is left on the disk"
 
-        fits = new_session(client, 2)
+        fits = controlled_session(client)
         again = requests.put(
             f"{server.url}/api/v1/sessions/{fits}/recording", data=os.urandom(200 * 1024),
             headers=headers, timeout=60,

@@ -20,33 +20,13 @@ import pytest
 import requests
 
 from recorder.models import Recording
-from recorder.services import create_recorder_client
 from tests.factories import controlled_session
 from tests.liveserver import LiveServer
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+# The local folder store, so "no plaintext on disk" scans every byte the store holds.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.local_store]
 
 MARKER = b"PLAINTEXT-MARKER-" + os.urandom(8).hex().encode()
-
-
-@pytest.fixture
-def store_kind() -> str:
-    """The local folder, so "no plaintext on disk" scans every byte the store holds."""
-    return "local"
-
-
-def new_session(client, n: int) -> str:
-    return controlled_session(client, external_id=f"h-{n}", customer_ref=f"C-H{n}")
-
-
-@pytest.fixture
-def recorder() -> tuple[object, str]:
-    return create_recorder_client(name="hostile")
-
-
-@pytest.fixture
-def session_and_token(recorder) -> tuple[str, str]:
-    return new_session(recorder[0], 1), recorder[1]
 
 
 def raw_request(
@@ -206,10 +186,10 @@ def test_a_body_shorter_than_announced_is_refused_and_leaves_nothing(
 
 
 def test_a_client_sending_one_byte_a_second_is_cut_off_and_leaves_nothing(
-    recorder, session_and_token, store, age_keys, data_dir
+    recorder_client, session_and_token, store, age_keys, data_dir
 ) -> None:
     session_id, token = session_and_token
-    sessions = [session_id, new_session(recorder[0], 2)]
+    sessions = [session_id, controlled_session(recorder_client[0])]
     # A short grace for the test (production: 60 s); 2,000 bytes at 1 KiB/s add 2 s: cut after 5 s.
     with LiveServer(threads=2, UPLOAD_MIN_RATE_GRACE_SECONDS="3") as server:
         slow = [

@@ -20,17 +20,9 @@ from rest_framework.test import APIClient
 from audit.models import LedgerEntry
 from recorder.models import Recording
 from tests.conftest import require_program
-from tests.factories import ConsentPayload, SessionPayload
+from tests.factories import MARKER, ConsentPayload, SessionPayload, content
 
 pytestmark = pytest.mark.django_db
-
-MARKER = b"PLAINTEXT-MARKER-7f3a"
-
-
-def content(size: int, seed: int = 1) -> bytes:
-    """Recording-like bytes with a findable marker, so a leak of plaintext is detectable."""
-    block = hashlib.sha256(str(seed).encode()).digest() * 2048 + MARKER
-    return (block * (size // len(block) + 1))[:size]
 
 
 @pytest.fixture

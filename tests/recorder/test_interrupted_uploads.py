@@ -10,20 +10,12 @@ import pytest
 from audit.models import LedgerEntry
 from recorder.ingest import reconcile_abandoned_uploads
 from recorder.models import Recording
-from recorder.services import create_recorder_client
-from tests.factories import controlled_session
 from tests.liveserver import LiveServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 ANNOUNCED = 64 * 1024 * 1024
 SENT = 12 * 1024 * 1024
-
-
-@pytest.fixture
-def session_and_token() -> tuple[str, str]:
-    client, token = create_recorder_client(name="tool")
-    return controlled_session(client, external_id="t-1", customer_ref="C-1"), token
 
 
 def start_upload(server: LiveServer, session_id: str, token: str) -> socket.socket:

@@ -10,17 +10,9 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from recorder.models import Recording
-from tests.factories import SessionPayload
-from tests.recorder.test_ingest import MARKER, content
+from tests.factories import MARKER
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def recording(api: APIClient, store, age_keys) -> Recording:
-    session_id = api.post("/api/v1/sessions", SessionPayload(), format="json").json()["id"]
-    answer = api.put(f"/api/v1/sessions/{session_id}/recording", content(100_000), content_type="video/webm")
-    return Recording.objects.get(id=answer.json()["id"])
 
 
 @pytest.fixture
@@ -32,29 +24,34 @@ def superuser_browser() -> Client:
 
 
 def test_admin_shows_recording_metadata_but_never_the_sealed_header(
-    superuser_browser: Client, recording: Recording
+    superuser_browser: Client, recording: tuple[Recording, bytes]
 ) -> None:
-    header = bytes(recording.header)
-    for url in ["/admin/recorder/recording/", f"/admin/recorder/recording/{recording.id}/change/"]:
+    locked, _ = recording
+    header = bytes(locked.header)
+    for url in ["/admin/recorder/recording/", f"/admin/recorder/recording/{locked.id}/change/"]:
         page = superuser_browser.get(url)
         assert page.status_code == 200
         text = page.content.decode()
-        assert str(recording.id) in text
+        assert str(locked.id) in text
         assert "age-encryption.org" not in text
         assert base64.b64encode(header[:48]).decode()[:20] not in text
-        assert recording.fingerprint not in text
+        assert locked.fingerprint not in text
         assert MARKER.decode() not in text
 
 
-def test_admin_cannot_change_or_delete_recordings(superuser_browser: Client, recording: Recording) -> None:
-    change = superuser_browser.post(f"/admin/recorder/recording/{recording.id}/change/", {"state": "purged"})
-    delete = superuser_browser.post(f"/admin/recorder/recording/{recording.id}/delete/", {"post": "yes"})
+def test_admin_cannot_change_or_delete_recordings(
+    superuser_browser: Client, recording: tuple[Recording, bytes]
+) -> None:
+    locked, _ = recording
+    change = superuser_browser.post(f"/admin/recorder/recording/{locked.id}/change/", {"state": "purged"})
+    delete = superuser_browser.post(f"/admin/recorder/recording/{locked.id}/delete/", {"post": "yes"})
     assert change.status_code == 403 and delete.status_code == 403
-    recording.refresh_from_db()
-    assert recording.state == Recording.State.LOCKED
+    locked.refresh_from_db()
+    assert locked.state == Recording.State.LOCKED
 
 
-def test_recording_endpoint_has_no_read_method(api: APIClient, recording: Recording) -> None:
-    answer = api.get(f"/api/v1/sessions/{recording.session_id}/recording")
+def test_recording_endpoint_has_no_read_method(api: APIClient, recording: tuple[Recording, bytes]) -> None:
+    locked, _ = recording
+    answer = api.get(f"/api/v1/sessions/{locked.session_id}/recording")
     assert answer.status_code == 405
     assert answer.json()["error"] == "method_not_allowed"

@@ -21,18 +21,19 @@ def at(minutes: int) -> str:
 
 
 @pytest.fixture
-def session_id(api: APIClient) -> str:
+def view_only_session(api: APIClient) -> str:
+    """A session started at at(0), consent given a minute before: view, no control."""
     payload = SessionPayload(
         started_at=at(0), consent=ConsentPayload(granted_at=at(-1), view=True, control=False)
     )
     return str(api.post("/api/v1/sessions", payload, format="json").json()["id"])
 
 
-def post(api: APIClient, session_id: str, **event: object):
-    return api.post(f"/api/v1/sessions/{session_id}/events", event, format="json")
+def report_event(api: APIClient, session: str, **event: object):
+    return api.post(f"/api/v1/sessions/{session}/events", event, format="json")
 
 
-def test_a_full_timeline_is_accepted_and_replayed_in_order(api: APIClient, session_id: str) -> None:
+def test_a_full_timeline_is_accepted_and_replayed_in_order(api: APIClient, view_only_session: str) -> None:
     steps = [
         {"type": "scope_changed", "at": at(1), "view": True, "control": True},
         {"type": "interrupted", "at": at(2)},
@@ -41,9 +42,9 @@ def test_a_full_timeline_is_accepted_and_replayed_in_order(api: APIClient, sessi
         {"type": "ended", "at": at(5)},
     ]
     for step in steps:
-        response = post(api, session_id, **step)
+        response = report_event(api, view_only_session, **step)
         assert response.status_code == 201, response.json()
-    events = api.get(f"/api/v1/sessions/{session_id}").json()["events"]
+    events = api.get(f"/api/v1/sessions/{view_only_session}").json()["events"]
     assert [(e["type"], e["view"], e["control"]) for e in events] == [
         ("scope_changed", True, True),
         ("interrupted", False, False),
@@ -51,8 +52,10 @@ def test_a_full_timeline_is_accepted_and_replayed_in_order(api: APIClient, sessi
         ("scope_changed", True, False),
         ("ended", False, False),
     ]
-    assert api.get(f"/api/v1/sessions/{session_id}").json()["ended_at"] == at(5)
-    assert LedgerEntry.objects.filter(action="session.rights_changed", session_id=session_id).count() == 5
+    assert api.get(f"/api/v1/sessions/{view_only_session}").json()["ended_at"] == at(5)
+    assert (
+        LedgerEntry.objects.filter(action="session.rights_changed", session_id=view_only_session).count() == 5
+    )
 
 
 @pytest.mark.parametrize(
@@ -104,24 +107,24 @@ def test_a_full_timeline_is_accepted_and_replayed_in_order(api: APIClient, sessi
 )
 def test_impossible_events_are_refused_and_nothing_is_stored(
     api: APIClient,
-    session_id: str,
+    view_only_session: str,
     before: list[dict[str, object]],
     event: dict[str, object],
     status: int,
     code: str,
 ) -> None:
     for step in before:
-        assert post(api, session_id, **step).status_code == 201
-    response = post(api, session_id, **event)
+        assert report_event(api, view_only_session, **step).status_code == 201
+    response = report_event(api, view_only_session, **event)
     assert response.status_code == status, response.json()
     assert response.json()["error"] == code
-    assert SessionEvent.objects.filter(session_id=session_id).count() == len(before)
+    assert SessionEvent.objects.filter(session_id=view_only_session).count() == len(before)
     if code != "invalid":
         assert LedgerEntry.objects.filter(action="session.event_rejected").get().details == {"reason": code}
 
 
-def test_resume_may_name_new_rights(api: APIClient, session_id: str) -> None:
-    post(api, session_id, type="interrupted", at=at(1))
-    response = post(api, session_id, type="resumed", at=at(2), view=True, control=True)
+def test_resume_may_name_new_rights(api: APIClient, view_only_session: str) -> None:
+    report_event(api, view_only_session, type="interrupted", at=at(1))
+    response = report_event(api, view_only_session, type="resumed", at=at(2), view=True, control=True)
     assert response.status_code == 201
     assert (response.json()["view"], response.json()["control"]) == (True, True)

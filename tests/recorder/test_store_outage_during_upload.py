@@ -26,10 +26,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 BUCKET = "vault-outage"
 
 
-def new_session(client, n: int) -> str:
-    return controlled_session(client, external_id=f"s3-{n}", customer_ref="C-S3")
-
-
 def bucket_is_empty(moto: MotoServer) -> bool:
     s3 = moto.client("s3")
     objects = s3.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0)
@@ -51,7 +47,7 @@ def test_s3_failing_during_an_upload_keeps_nothing_and_the_retry_after_is_accept
             # 500 to every write (part uploads, single puts, completion); deletes still pass, so
             # the store can abort what it started.
             proxy.fail_when(lambda method, path: method in {"PUT", "POST"} and "uploads" not in path)
-            failing = new_session(client, 1)
+            failing = controlled_session(client)
             answer = requests.put(
                 f"{server.url}/api/v1/sessions/{failing}/recording", data=body, headers=headers, timeout=120
             )
@@ -73,7 +69,7 @@ def test_s3_failing_during_an_upload_keeps_nothing_and_the_retry_after_is_accept
     # A stopped endpoint (nothing listening): the same answer, nothing kept.
     settings.S3_ENDPOINT_URL = f"http://127.0.0.1:{free_port()}"
     with LiveServer() as server:
-        stopped = new_session(client, 2)
+        stopped = controlled_session(client)
         answer = requests.put(
             f"{server.url}/api/v1/sessions/{stopped}/recording",
             data=b"x" * 1000,

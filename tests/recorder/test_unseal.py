@@ -5,47 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
-from rest_framework.test import APIClient
 
-from complaints.models import AccessGrant, AccessRequest, ComplaintCase
+from complaints.models import AccessGrant
 from complaints.playback import AccessDenied, unseal
 from recorder.models import Recording
 from recorder.sealing import CHUNK_SIZE, TamperedError
-from tests.factories import SessionPayload
-from tests.recorder.test_ingest import content
+from tests.factories import SessionPayload, content, grant_for
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def recording(api: APIClient, store, age_keys) -> tuple[Recording, bytes]:
-    body = content(5 * CHUNK_SIZE + 123)
-    session_id = api.post("/api/v1/sessions", SessionPayload(), format="json").json()["id"]
-    answer = api.put(f"/api/v1/sessions/{session_id}/recording", body, content_type="video/webm").json()
-    return Recording.objects.get(id=answer["id"]), body
-
-
-def grant_for(
-    recording: Recording, *, starts: timedelta = timedelta(0), ends: timedelta = timedelta(hours=72)
-) -> AccessGrant:
-    """A grant row with any window (complaints.services issues real ones after approval; these
-    tests pin what unseal itself refuses, whatever window a grant carries)."""
-    officer, _ = get_user_model().objects.get_or_create(username="officer")
-    now = timezone.now()
-    case = ComplaintCase.objects.create(
-        customer_ref="CUST-1", customer_ref_hash="0" * 64, channel="phone", complaint="test",
-        received_at=now, respond_by=now, opened_by=officer, opened_at=now,
-    )  # fmt: skip
-    request = AccessRequest.objects.create(
-        case=case, requester=officer, justification="test", requested_at=now, status="approved"
-    )
-    grant = AccessGrant.objects.create(
-        case=case, request=request, grantee=officer, starts_at=now + starts, ends_at=now + ends
-    )
-    grant.recordings.add(recording)
-    return grant
 
 
 def test_an_active_grant_reads_any_range(recording) -> None:
