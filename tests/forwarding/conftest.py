@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -147,7 +148,7 @@ class Rsyslog:
             stderr=(self.folder / "rsyslogd.log").open("ab"),
         )
         for port in (self.plain_port, self.tls_port):
-            wait_until(lambda port=port: _accepts(port), timeout=20, what=f"rsyslog on port {port}")
+            wait_until(partial(_accepts, port), timeout=20, what=f"rsyslog on port {port}")
 
     def stop(self) -> None:
         """SIGTERM, as an operator stops it: rsyslog closes its connections and exits."""
@@ -170,6 +171,10 @@ class Rsyslog:
 
     def seqs(self, input_name: str) -> list[int]:
         return [m["entry"]["seq"] for m in self.received() if m["input"] == input_name]
+
+    def has_every(self, input_name: str, last: int) -> bool:
+        """Whether every seq from 1 to `last` arrived at the input."""
+        return set(self.seqs(input_name)) >= set(range(1, last + 1))
 
 
 def _accepts(port: int) -> bool:
