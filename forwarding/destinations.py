@@ -67,6 +67,9 @@ def configured_names() -> list[str]:
 
 def configured() -> list[Destination]:
     """Every configured destination, ready to send; ForwardingConfigError for a bad setting."""
+    names = configured_names()  # every URL is checked before a secret is read
+    if len(set(names)) != len(names):
+        raise ForwardingConfigError("A destination is configured twice.")
     timeout = float(settings.LEDGER_FORWARD_TIMEOUT_SECONDS)
     destinations: list[Destination] = []
     for url in settings.LEDGER_SYSLOG_URL:
@@ -94,9 +97,6 @@ def configured() -> list[Destination]:
                     timeout=timeout,
                 )
             )
-    names = [destination.name for destination in destinations]
-    if len(set(names)) != len(names):
-        raise ForwardingConfigError("A destination is configured twice.")
     return destinations
 
 

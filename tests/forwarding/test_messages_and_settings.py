@@ -1,0 +1,155 @@
+"""What reaches a SIEM and how the forwarder is configured: the messages hold what the export
+holds and no raw customer reference; bad settings are refused; with no destination (`make run`'s
+embedded default) the forwarder idles; the operator dashboard shows each destination's lag."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+
+from complaints.services import open_case, search_sessions
+from forwarding.destinations import ForwardingConfigError, configured
+from forwarding.services import forward_batch
+from tests.factories import controlled_session
+from tests.forwarding.conftest import WEBHOOK_SECRET, HttpsReceiver, Rsyslog
+from tests.forwarding.ledger import append_entries
+from tests.liveserver import ROOT, service_environment
+from tests.staff import make_staff
+
+RAW_CUSTOMER_REF = "CUST-RAW-4711-NEVER-FORWARDED"
+
+
+def configure(settings, *, rsyslog: Rsyslog | None = None, receiver: HttpsReceiver | None = None) -> None:
+    settings.LEDGER_SYSLOG_URL = [rsyslog.plain_url, rsyslog.tls_url] if rsyslog else []
+    settings.LEDGER_SYSLOG_CA_FILE = str(rsyslog.ca_file) if rsyslog else ""
+    settings.LEDGER_WEBHOOK_URL = [receiver.url] if receiver else []
+    settings.LEDGER_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.LEDGER_WEBHOOK_CA_FILE = str(receiver.ca_file) if receiver else ""
+
+
+@pytest.mark.django_db
+def test_no_raw_customer_reference_reaches_any_destination(
+    settings, rsyslog, https_receiver, recorder_client
+) -> None:
+    configure(settings, rsyslog=rsyslog, receiver=https_receiver)
+    session_id = controlled_session(recorder_client[0], external_id="t-1", customer_ref=RAW_CUSTOMER_REF)
+    officer = make_staff("olga", "compliance_officer")
+    list(search_sessions(officer=officer, customer_ref=RAW_CUSTOMER_REF))
+    open_case(
+        officer=officer, customer_ref=RAW_CUSTOMER_REF, channel="phone",
+        complaint=f"{RAW_CUSTOMER_REF} says the agent opened files", session_ids=[session_id],
+    )  # fmt: skip
+
+    for destination in configured():
+        while forward_batch(destination, batch_size=100):
+            pass
+
+    received = [message["entry"] for message in rsyslog.received() if message["input"] == "plain"]
+    assert {entry["action"] for entry in received} >= {"sessions.searched", "case.opened"}
+    assert https_receiver.accepted_entries() == received
+    everything = rsyslog.received_file.read_bytes() + b"".join(d.body for d in https_receiver.deliveries)
+    assert RAW_CUSTOMER_REF.encode() not in everything
+    assert b"agent opened files" not in everything  # nor the complaint's text
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("LEDGER_SYSLOG_URL", ["udp://siem:514"], "tcp://host:port or tls://host:port"),
+        ("LEDGER_SYSLOG_URL", ["tcp://"], "tcp://host:port or tls://host:port"),
+        ("LEDGER_SYSLOG_URL", ["tcp://siem:notaport"], "no valid port"),
+        ("LEDGER_WEBHOOK_URL", ["http://siem/ledger"], "must be an https:// URL"),
+    ],
+)
+def test_a_bad_destination_is_refused_at_start(settings, variable, value, reason) -> None:
+    setattr(settings, variable, value)
+    with pytest.raises(ForwardingConfigError, match=reason):
+        call_command("forward_ledger")
+
+
+def test_a_webhook_needs_a_long_secret_readable_by_its_owner_only(settings, tmp_path: Path) -> None:
+    settings.LEDGER_WEBHOOK_URL = ["https://siem.example/ledger"]
+    settings.LEDGER_WEBHOOK_SECRET = ""
+    settings.LEDGER_WEBHOOK_SECRET_FILE = ""
+    with pytest.raises(ForwardingConfigError, match="needs LEDGER_WEBHOOK_SECRET"):
+        configured()
+    settings.LEDGER_WEBHOOK_SECRET = "too short"
+    with pytest.raises(ForwardingConfigError, match="at least 32"):
+        configured()
+    settings.LEDGER_WEBHOOK_SECRET = ""
+    secret_file = tmp_path / "webhook-secret"
+    secret_file.write_text(WEBHOOK_SECRET + "\n")
+    secret_file.chmod(0o644)
+    settings.LEDGER_WEBHOOK_SECRET_FILE = str(secret_file)
+    with pytest.raises(ForwardingConfigError, match="chmod 600"):
+        configured()
+    secret_file.chmod(0o600)
+    [destination] = configured()
+    assert destination.name == "https://siem.example/ledger"
+
+
+def test_destination_names_keep_no_credentials_or_query(settings) -> None:
+    settings.LEDGER_SYSLOG_URL = ["tls://siem.example", "tcp://[::1]:1514"]
+    settings.LEDGER_WEBHOOK_URL = ["https://user:pw@siem.example:8443/in?token=abc"]
+    settings.LEDGER_WEBHOOK_SECRET = WEBHOOK_SECRET
+    assert [d.name for d in configured()] == [
+        "tls://siem.example:6514",
+        "tcp://[::1]:1514",
+        "https://siem.example:8443/in",
+    ]
+
+
+@pytest.mark.slow
+def test_without_a_destination_the_forwarder_idles_until_stopped(tmp_path: Path) -> None:
+    """`make run` starts every Procfile process under honcho, which stops them all when one ends."""
+    env = {
+        key: value
+        for key, value in service_environment().items()
+        if key not in {"LEDGER_SYSLOG_URL", "LEDGER_WEBHOOK_URL", "DATABASE_URL"}
+    }
+    env["VAULT_DATA_DIR"] = str(tmp_path)  # the embedded default, as `make run` has it
+    env["LOG_LEVEL"] = "INFO"
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "forward_ledger"], cwd=ROOT, env=env, stderr=subprocess.PIPE
+    )
+    try:
+        assert process.stderr is not None
+        # Started once it says so (readline ends at the process's exit too, failing the test).
+        line = b""
+        while b"no ledger forwarding destination is configured" not in line:
+            line = process.stderr.readline()
+            assert line, "the forwarder ended without saying it idles"
+        time.sleep(2)
+        assert process.poll() is None  # still there: honcho keeps the other processes running
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+@pytest.mark.django_db
+def test_the_operator_dashboard_shows_each_destinations_lag(settings, https_receiver) -> None:
+    configure(settings, receiver=https_receiver)
+    settings.LEDGER_SYSLOG_URL = ["tls://siem.example:6514"]  # configured, never reached
+    operator = make_staff("otto", "operator")  # a ledger entry of its own
+    last = append_entries(12)
+    [_, webhook] = configured()
+    assert forward_batch(webhook, batch_size=5) == 5
+    client = Client()
+    client.force_login(operator)
+
+    page = client.get(reverse("retention:dashboard"))
+
+    lags = {lag.destination: lag.lag_entries for lag in page.context["overview"].forwarding}
+    assert lags == {"tls://siem.example:6514": last, https_receiver.url: last - 5}
+    html = page.content.decode()
+    assert "Ledger forwarding to the SIEM" in html and https_receiver.url in html
