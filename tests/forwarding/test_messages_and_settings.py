@@ -17,9 +17,11 @@ from django.urls import reverse
 
 from complaints.services import open_case, search_sessions
 from forwarding.destinations import ForwardingConfigError, configured
+from forwarding.models import ForwardCursor
 from forwarding.services import forward_batch
+from forwarding.syslog import DeliveryFailed
 from tests.factories import controlled_session
-from tests.forwarding.conftest import WEBHOOK_SECRET, HttpsReceiver, Rsyslog
+from tests.forwarding.conftest import WEBHOOK_SECRET, HttpsReceiver, Rsyslog, wait_until
 from tests.forwarding.ledger import append_entries
 from tests.liveserver import ROOT, service_environment
 from tests.staff import make_staff
@@ -153,3 +155,49 @@ def test_the_operator_dashboard_shows_each_destinations_lag(settings, https_rece
     assert lags == {"tls://siem.example:6514": last, https_receiver.url: last - 5}
     html = page.content.decode()
     assert "Ledger forwarding to the SIEM" in html and https_receiver.url in html
+
+
+@pytest.mark.django_db
+def test_a_receiver_whose_certificate_is_not_trusted_gets_nothing(settings, rsyslog, https_receiver) -> None:
+    """Without the CA file the self-signed receivers are checked against the system's trust store,
+    and refused: the entries are never sent to a server that could be anyone's."""
+    configure(settings, rsyslog=rsyslog, receiver=https_receiver)
+    settings.LEDGER_SYSLOG_URL = [rsyslog.tls_url]
+    settings.LEDGER_SYSLOG_CA_FILE = ""
+    settings.LEDGER_WEBHOOK_CA_FILE = ""
+    append_entries(3)
+
+    for destination in configured():
+        with pytest.raises(DeliveryFailed):
+            forward_batch(destination, batch_size=10)
+
+    assert rsyslog.received() == [] and https_receiver.deliveries == []
+    assert {cursor.acked_seq for cursor in ForwardCursor.objects.all()} == {0}
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_second_forwarder_stands_by_while_the_first_holds_the_destination(
+    https_receiver, forwarders
+) -> None:
+    env = {
+        "LEDGER_WEBHOOK_URL": https_receiver.url,
+        "LEDGER_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "LEDGER_WEBHOOK_CA_FILE": str(https_receiver.ca_file),
+        "LEDGER_FORWARD_BATCH_SIZE": "10",
+    }
+    last = append_entries(40)
+    first = forwarders(**env)
+    wait_until(lambda: len(https_receiver.accepted_seqs()) >= last, what="the first forwarder's batches")
+    second = forwarders(**env)
+    time.sleep(3)  # the second one started and found the destination taken
+    more = append_entries(40)
+
+    wait_until(lambda: len(https_receiver.accepted_seqs()) >= more, what="the new entries")
+    assert https_receiver.accepted_seqs() == list(range(1, more + 1))  # once each: no one doubled them
+    first.kill()  # its connection ends, the lock with it: the second one takes over
+    newest = append_entries(15)
+    wait_until(lambda: len(https_receiver.accepted_seqs()) >= newest, what="the stand-by taking over")
+    assert https_receiver.accepted_seqs() == list(range(1, newest + 1))
+    assert second.process is not None and second.process.poll() is None
