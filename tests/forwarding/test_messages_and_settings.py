@@ -15,11 +15,13 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
+from audit.models import LedgerEntry
 from complaints.services import open_case, search_sessions
 from forwarding.destinations import ForwardingConfigError, configured
 from forwarding.models import ForwardCursor
+from forwarding.selectors import destination_lags
 from forwarding.services import forward_batch
-from forwarding.syslog import DeliveryFailed
+from forwarding.syslog import DeliveryFailed, frame, message
 from tests.factories import controlled_session
 from tests.forwarding.conftest import WEBHOOK_SECRET, HttpsReceiver, Rsyslog, wait_until
 from tests.forwarding.ledger import append_entries
@@ -201,3 +203,40 @@ def test_a_second_forwarder_stands_by_while_the_first_holds_the_destination(
     wait_until(lambda: len(https_receiver.accepted_seqs()) >= newest, what="the stand-by taking over")
     assert https_receiver.accepted_seqs() == list(range(1, newest + 1))
     assert second.process is not None and second.process.poll() is None
+
+
+@pytest.mark.django_db
+def test_a_hole_in_the_ledger_stops_the_stream_before_it(settings, https_receiver) -> None:
+    """A damaged ledger (here: a row written past the next seq, as no writer of the vault does) is
+    not papered over: the destination gets everything up to the hole and nothing after it, and
+    the lag shows what it is missing."""
+    configure(settings, receiver=https_receiver)
+    last = append_entries(5)
+    stray = LedgerEntry.objects.get(seq=last)
+    stray.pk, stray.seq = None, last + 2
+    stray.save()
+    [webhook] = configured()
+
+    assert forward_batch(webhook, batch_size=100) == last
+    assert forward_batch(webhook, batch_size=100) == 0
+
+    assert https_receiver.accepted_seqs() == list(range(1, last + 1))
+    [lag] = destination_lags()
+    assert (lag.acked_seq, lag.lag_entries) == (last, 2)
+
+
+def test_syslog_header_fields_fall_back_to_the_nil_value_when_they_cannot_be_spelled() -> None:
+    """RFC 5424 section 6: MSGID is at most 32 printable characters, HOSTNAME at most 255; a value
+    that does not fit is sent as "-" (the entry itself is complete in the structured data)."""
+    fields = {
+        "seq": 7, "recorded_at": "2026-12-04T10:00:00.000000Z",
+        "actor": {"kind": "job", "id": "purge", "label": "purge"},
+        "action": "recording.an_action_name_longer_than_thirty_two", "recording_id": None,
+        "session_id": None, "case_id": None, "details": {},
+    }  # fmt: skip
+    text = message(fields, hostname="a host with spaces").decode()
+    assert text.startswith('<109>1 2026-12-04T10:00:00.000000Z - vault-ledger - - [entry@32473 seq="7" ')
+    assert 'action="recording.an_action_name_longer_than_thirty_two"' in text
+    framed = frame(message({**fields, "details": {"note": "ü"}}, hostname="h"))
+    length, _, rest = framed.partition(b" ")
+    assert int(length) == len(rest)  # octets, not characters (RFC 6587 section 3.4.1)
