@@ -32,6 +32,10 @@ logger = logging.getLogger(__name__)
 _LOCK_CLASS = 0x667764
 
 
+class LedgerHole(Exception):
+    """The ledger lacks the next seq (see contiguous_after): nothing more is sent until it is there."""
+
+
 @dataclass(frozen=True)
 class Settings:
     batch_size: int
@@ -54,15 +58,14 @@ def contiguous_after(entries: Sequence[LedgerEntry], acked_seq: int) -> list[Led
 
 def forward_batch(destination: Destination, *, batch_size: int) -> int:
     """Send the next batch after the destination's cursor and move the cursor past it; the number
-    of entries sent (0: nothing new). DeliveryFailed if the destination did not confirm."""
+    of entries sent (0: nothing new). DeliveryFailed if the destination did not confirm,
+    LedgerHole if the ledger lacks the next seq while later ones exist."""
     cursor, _ = ForwardCursor.objects.get_or_create(destination=destination.name)
     acked = int(cursor.acked_seq)
     batch = contiguous_after(list(ledger.entries(after_seq=acked)[:batch_size]), acked)
     if not batch:
         if ledger.last_seq() > acked:
-            logger.error(
-                "ledger forwarding to %s stopped: the ledger has no entry %d", destination.name, acked + 1
-            )
+            raise LedgerHole(f"the ledger has no entry {acked + 1}: run manage.py verify_ledger")
         return 0
     destination.send([entry_fields(entry) for entry in batch])
     # Compare-and-set: a second forwarder that moved the cursor meanwhile is not moved back.
@@ -114,6 +117,9 @@ def forward_forever(destination: Destination, *, config: Settings, stop: threadi
             sent = forward_batch(destination, batch_size=config.batch_size)
         except DeliveryFailed as error:
             logger.warning("ledger forwarding to %s failed: %s", destination.name, error)
+            _record_failure_quietly(destination, str(error))
+        except LedgerHole as error:
+            logger.error("ledger forwarding to %s stopped: %s", destination.name, error)
             _record_failure_quietly(destination, str(error))
         except DatabaseError as error:
             logger.warning(

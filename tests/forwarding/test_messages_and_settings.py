@@ -20,7 +20,7 @@ from complaints.services import open_case, search_sessions
 from forwarding.destinations import ForwardingConfigError, configured
 from forwarding.models import ForwardCursor
 from forwarding.selectors import destination_lags
-from forwarding.services import forward_batch
+from forwarding.services import LedgerHole, forward_batch
 from forwarding.syslog import DeliveryFailed, frame, message
 from tests.factories import controlled_session
 from tests.forwarding.conftest import WEBHOOK_SECRET, HttpsReceiver, Rsyslog, wait_until
@@ -218,7 +218,8 @@ def test_a_hole_in_the_ledger_stops_the_stream_before_it(settings, https_receive
     [webhook] = configured()
 
     assert forward_batch(webhook, batch_size=100) == last
-    assert forward_batch(webhook, batch_size=100) == 0
+    with pytest.raises(LedgerHole, match=f"no entry {last + 1}"):
+        forward_batch(webhook, batch_size=100)
 
     assert https_receiver.accepted_seqs() == list(range(1, last + 1))
     [lag] = destination_lags()
