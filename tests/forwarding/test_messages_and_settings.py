@@ -5,9 +5,13 @@ embedded default) the forwarder idles; the operator dashboard shows each destina
 from __future__ import annotations
 
 import signal
+import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,9 +25,15 @@ from forwarding.destinations import ForwardingConfigError, configured
 from forwarding.models import ForwardCursor
 from forwarding.selectors import destination_lags
 from forwarding.services import LedgerHole, forward_batch
-from forwarding.syslog import DeliveryFailed, frame, message
+from forwarding.syslog import DeliveryFailed, SyslogDestination, frame, message, tls_context
 from tests.factories import controlled_session
-from tests.forwarding.conftest import WEBHOOK_SECRET, HttpsReceiver, Rsyslog, wait_until
+from tests.forwarding.conftest import (
+    WEBHOOK_SECRET,
+    HttpsReceiver,
+    Rsyslog,
+    self_signed_certificate,
+    wait_until,
+)
 from tests.forwarding.ledger import append_entries
 from tests.liveserver import ROOT, service_environment
 from tests.staff import make_staff
@@ -241,3 +251,85 @@ def test_syslog_header_fields_fall_back_to_the_nil_value_when_they_cannot_be_spe
     framed = frame(message({**fields, "details": {"note": "ü"}}, hostname="h"))
     length, _, rest = framed.partition(b" ")
     assert int(length) == len(rest)  # octets, not characters (RFC 6587 section 3.4.1)
+
+
+def _reading_server(
+    read_bytes: int | None, tls: ssl.SSLContext | None = None
+) -> tuple[int, threading.Thread, list[bytes]]:
+    """A TCP (or TLS) receiver for one connection: reads `read_bytes` octets (None: until the
+    sender's end), then closes."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    received: list[bytes] = []
+
+    def serve() -> None:
+        with listener, listener.accept()[0] as raw:
+            connection = tls.wrap_socket(raw, server_side=True) if tls else raw
+            time.sleep(0.5)  # the whole batch is in the buffers by now: the sender is done writing
+            data = b""
+            while read_bytes is None or len(data) < read_bytes:
+                chunk = connection.recv(65536 if read_bytes is None else read_bytes - len(data))
+                if not chunk:
+                    break
+                data += chunk
+            received.append(data)
+            connection.close()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    return listener.getsockname()[1], thread, received
+
+
+def _entries(count: int) -> list[dict]:
+    from audit.canonical import hashed_fields
+
+    now = datetime.now(UTC)
+    return [
+        hashed_fields(
+            seq=seq,
+            recorded_at=now,
+            actor_kind="job",
+            actor_id="purge",
+            actor_label="purge",
+            action="recording.purged",
+            recording_id=None,
+            session_id=None,
+            case_id=None,
+            details={"padding": "x" * 200},
+        )
+        for seq in range(1, count + 1)
+    ]
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["tcp", "tls"])
+def test_a_syslog_batch_counts_only_once_the_receiver_read_all_of_it(encrypted: bool, tmp_path: Path) -> None:
+    """Syslog over TCP has no acknowledgement, and the bytes of a batch fit in the kernel's buffers
+    long before the receiver reads them: a receiver that stops reading half way (here: it closes
+    after 1,000 octets) fails the batch, one that reads to the end confirms it."""
+    entries = _entries(100)  # about 40 KB
+    server_tls = client_tls = None
+    if encrypted:
+        cert, key = self_signed_certificate(tmp_path)
+        server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_tls.load_cert_chain(cert, key)
+        client_tls = tls_context(str(cert))
+
+    def destination(port: int) -> SyslogDestination:
+        return SyslogDestination(
+            name="t",
+            host="localhost",
+            port=port,
+            tls=client_tls,
+            hostname="h",
+            sd_id="entry@32473",
+            timeout=10,
+        )
+
+    port, thread, _ = _reading_server(1000, server_tls)
+    with pytest.raises(DeliveryFailed):
+        destination(port).send(entries)
+    thread.join()
+
+    port, thread, received = _reading_server(None, server_tls)
+    destination(port).send(entries)
+    thread.join()
+    assert received[0].count(b"<109>1 ") == 100
