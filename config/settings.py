@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "audit",
     "staff",
     "recorder",
+    "forwarding",
     "retention",
     "auditor",
     "complaints",
@@ -316,6 +318,22 @@ ACCESS_WINDOW = env.str("ACCESS_WINDOW", default="PT72H")
 ACCESS_EXPIRY_EVERY_SECONDS = env.int("ACCESS_EXPIRY_EVERY_SECONDS", default=60)
 # Keyed fingerprints (idempotent re-upload) and pseudonyms use keys derived from this secret.
 VAULT_HASH_KEY = env.str("VAULT_HASH_KEY", default="") or _embedded_secret("vault-hash-key")
+
+# --- Audit ledger: forwarding to a SIEM (forwarding/, `manage.py forward_ledger`) ----------------
+# Comma-separated destinations; none set: the forwarder process idles.
+LEDGER_SYSLOG_URL = env.list("LEDGER_SYSLOG_URL", default=[])  # tcp://host:514, tls://host:6514
+LEDGER_SYSLOG_CA_FILE = env.str("LEDGER_SYSLOG_CA_FILE", default="")  # empty: the system's trust store
+LEDGER_SYSLOG_HOSTNAME = env.str("LEDGER_SYSLOG_HOSTNAME", default="") or socket.gethostname()
+LEDGER_SYSLOG_SD_ID = env.str("LEDGER_SYSLOG_SD_ID", default="entry@32473")  # RFC 5424 7.2.2
+LEDGER_WEBHOOK_URL = env.list("LEDGER_WEBHOOK_URL", default=[])  # https:// only
+LEDGER_WEBHOOK_SECRET = env.str("LEDGER_WEBHOOK_SECRET", default="")
+LEDGER_WEBHOOK_SECRET_FILE = env.str("LEDGER_WEBHOOK_SECRET_FILE", default="")
+LEDGER_WEBHOOK_CA_FILE = env.str("LEDGER_WEBHOOK_CA_FILE", default="")
+LEDGER_FORWARD_BATCH_SIZE = env.int("LEDGER_FORWARD_BATCH_SIZE", default=500)
+LEDGER_FORWARD_POLL_SECONDS = env.float("LEDGER_FORWARD_POLL_SECONDS", default=1.0)
+LEDGER_FORWARD_BACKOFF_INITIAL_SECONDS = env.float("LEDGER_FORWARD_BACKOFF_INITIAL_SECONDS", default=1.0)
+LEDGER_FORWARD_BACKOFF_MAX_SECONDS = env.float("LEDGER_FORWARD_BACKOFF_MAX_SECONDS", default=300.0)
+LEDGER_FORWARD_TIMEOUT_SECONDS = env.float("LEDGER_FORWARD_TIMEOUT_SECONDS", default=30.0)
 
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from celery import current_app as celery_app
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 
+from forwarding.selectors import destination_lags
 from recorder.recipients import RecipientConfigError, ingest_recipients
 from recorder.stores import StoreError, get_store
 
@@ -79,11 +80,27 @@ def check_recipients() -> CheckResult:
     return CheckResult("recipients", True, f"{len(recipients)} age recipient(s) loaded for sealing.")
 
 
+def check_ledger_forwarding() -> CheckResult:
+    """Informational: a SIEM that is down must not take the web nodes out of the load balancer
+    (the forwarder catches up later), so the lag is reported and the check stays ok unless the
+    database cannot say (check_database fails then too)."""
+    try:
+        lags = destination_lags()
+    except DatabaseError as error:
+        return CheckResult(
+            "ledger_forwarding", False, f"The forwarding lag cannot be read ({type(error).__name__})."
+        )
+    if not lags:
+        return CheckResult("ledger_forwarding", True, "No SIEM destination is configured.")
+    return CheckResult("ledger_forwarding", True, "; ".join(lag.sentence() for lag in lags) + ".")
+
+
 CHECKS: tuple[Callable[[], CheckResult], ...] = (
     check_database,
     check_broker,
     check_object_store,
     check_recipients,
+    check_ledger_forwarding,
 )
 
 

@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 from audit.models import LedgerEntry
 from audit.selectors import last_seq, latest_head
 from complaints.models import AccessGrant
+from forwarding.selectors import destination_lags
 from recorder.models import Recording
 from retention.selectors import active_legal_holds, held_session_ids
 
@@ -59,6 +60,7 @@ class VaultCollector(Collector):
         )  # fmt: skip
         yield GaugeMetricFamily("vault_ledger_entries", "Entries in the audit ledger.", value=last_seq())
         yield self._head_age(now)
+        yield self._forward_lag()
 
     def _refusals(self) -> Metric:
         family = CounterMetricFamily(
@@ -113,4 +115,14 @@ class VaultCollector(Collector):
         )
         if head is not None:
             family.add_metric([], (now - head.signed_at).total_seconds())
+        return family
+
+    def _forward_lag(self) -> Metric:
+        family = GaugeMetricFamily(
+            "vault_ledger_forward_lag_entries",
+            "Ledger entries a SIEM destination has not yet confirmed (a series per configured one).",
+            labels=["destination"],
+        )
+        for lag in destination_lags():
+            family.add_metric([lag.destination], lag.lag_entries)
         return family

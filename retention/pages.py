@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.utils.timesince import timesince
 
 from core.charts import Chart, Column, Series, bar_list, column_chart
+from forwarding.selectors import DestinationLag, destination_lags
 from recorder.models import Recording
 from retention import selectors
 from retention.models import LegalHold, PurgeRun
@@ -41,6 +42,7 @@ class Overview:
     holds: list[LegalHold]
     runs: list[PurgeRun]  # newest first, for the table
     last_run: PurgeRun | None
+    forwarding: list[DestinationLag]  # the ledger's SIEM destinations and how far behind each is
 
     @property
     def last_run_age(self) -> str:
@@ -67,6 +69,7 @@ def overview(*, now: datetime) -> Overview:
         holds=list(selectors.active_legal_holds()),
         runs=list(reversed(runs))[:10],
         last_run=runs[-1] if runs else None,
+        forwarding=destination_lags(),
     )
 
 

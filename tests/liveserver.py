@@ -10,6 +10,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +84,12 @@ class LiveServer:
             os.killpg(self.process.pid, signal.SIGTERM)
             self.process.wait(timeout=20)
             self.process = None
+
+
+def wait_until(condition: Callable[[], object], *, timeout: float = 60.0, what: str = "condition") -> None:
+    """Poll `condition` until it holds (a process under test catching up), or fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)

@@ -13,7 +13,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-PACKAGES = ("config", "ops", "complaints", "retention", "auditor", "recorder", "staff", "audit", "core")
+PACKAGES = (
+    "config", "ops", "complaints", "retention", "auditor", "recorder", "forwarding", "staff", "audit", "core",
+)  # fmt: skip
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:

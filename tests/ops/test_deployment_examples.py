@@ -63,7 +63,7 @@ def read_unit(path: Path) -> configparser.ConfigParser:
 
 def test_there_is_a_unit_for_each_role() -> None:
     assert {path.stem for path in UNITS} == {
-        "vault-migrate", "vault-ingest", "vault-console", "vault-worker", "vault-beat",
+        "vault-migrate", "vault-ingest", "vault-console", "vault-worker", "vault-beat", "vault-forwarder",
     }  # fmt: skip
 
 
@@ -88,6 +88,7 @@ def test_each_systemd_unit_parses_and_starts_a_real_command(path: Path) -> None:
         "vault-console": "gunicorn",
         "vault-worker": "celery worker",
         "vault-beat": "celery beat",
+        "vault-forwarder": "manage.py forward_ledger",
     }[path.stem]
     assert started == expected
 
@@ -103,7 +104,7 @@ def test_only_the_console_unit_holds_the_identity() -> None:
         return assignments["AGE_IDENTITY_FILE"]
 
     assert setting("vault-console") == "/etc/vault/keys/age-identity.txt"
-    for name in ("vault-ingest", "vault-worker", "vault-beat"):
+    for name in ("vault-ingest", "vault-worker", "vault-beat", "vault-forwarder"):
         assert setting(name) == "", name  # explicitly empty: never read, whatever lies on disk
 
 
@@ -129,6 +130,7 @@ def test_the_compose_file_parses_and_each_vault_service_starts_a_real_command() 
         "console": ["gunicorn"],
         "worker": ["celery worker"],
         "beat": ["celery beat"],
+        "forwarder": ["manage.py forward_ledger"],
     }
     assert services["beat"]["deploy"]["replicas"] == 1
     assert services["ingest"]["environment"]["AGE_IDENTITY_FILE"] == ""

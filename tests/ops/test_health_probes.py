@@ -24,7 +24,7 @@ def test_readyz_reports_each_dependency_ok(settings, data_dir, age_keys) -> None
     assert answer.status_code == 200, answer.json()
     body = answer.json()
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "broker", "object_store", "recipients"}
+    assert set(body["checks"]) == {"database", "broker", "object_store", "recipients", "ledger_forwarding"}
     for name, check in body["checks"].items():
         assert check["status"] == "ok", name
         assert check["detail"].endswith("."), name

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import socket
-import time
 
 import pytest
 
 from audit.models import LedgerEntry
 from recorder.ingest import reconcile_abandoned_uploads
 from recorder.models import Recording
-from tests.liveserver import LiveServer
+from tests.liveserver import LiveServer, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -32,14 +31,6 @@ def start_upload(server: LiveServer, session_id: str, token: str) -> socket.sock
         sock.sendall(piece)
         sent += len(piece)
     return sock
-
-
-def wait_until(condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
 
 
 def test_killed_server_mid_upload_is_cleaned_by_the_reconciler(session_and_token, store, age_keys) -> None:
