@@ -84,6 +84,7 @@ def seed(count: int, label: str, *, expired: bool) -> None:
             + b"C" * 43
             + b"\n"
         )
+        # At most 65535 parameters a statement (server-side binding): 2000 rows of 16 columns.
         Recording.objects.bulk_create(
             [
                 Recording(
@@ -94,7 +95,7 @@ def seed(count: int, label: str, *, expired: bool) -> None:
                 )
                 for session in sessions
             ],
-            batch_size=5000,
+            batch_size=2000,
         )  # fmt: skip
 
 
