@@ -50,11 +50,12 @@ typecheck: $(VENV)/.dev
 audit-deps: $(VENV)/.dev
 	$(BIN)/pip-audit --progress-spinner off $(PIP_AUDIT_FLAGS)
 
-## bench: ingest and playback (local store), purge and ledger (need PostgreSQL; DATABASE_URL names the server).
+## bench: ingest and playback (local store), purge, vacuum and ledger (need PostgreSQL; DATABASE_URL names the server).
 bench: $(VENV)/.dev
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/playback.py
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(BIN)/python bench/purge.py
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(BIN)/python bench/vacuum.py
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(BIN)/python bench/ledger.py
 
 clean:

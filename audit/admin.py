@@ -10,4 +10,6 @@ from core.admin import ReadOnlyAdmin
 class LedgerEntryAdmin(ReadOnlyAdmin):
     list_display = ["seq", "recorded_at", "actor_kind", "actor_label", "action", "recording_id", "session_id"]
     list_filter = ["action", "actor_kind"]
-    exclude = ["leaf_hash"]
+    # The details carry an access request's justification and a closing summary, which the case
+    # admin does not show either; auditors read them on /audit/ and in exports.
+    exclude = ["leaf_hash", "details"]

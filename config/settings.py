@@ -24,6 +24,18 @@ env = environ.Env()
 
 VAULT_DATA_DIR = Path(env.str("VAULT_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
 
+# Every file this process creates is its owner's alone (0600, folders 0700): the SQLite database
+# and its -wal/-shm (which SQLite creates with the database file's mode), the broker's messages,
+# the local store's objects, secrets, keys, the beat schedule. Every process `make run` starts
+# (manage.py, gunicorn's workers, Celery's worker and beat) loads this module before it creates a
+# file, so one umask here covers the files that third-party code (SQLite, kombu, dbm) creates.
+os.umask(0o077)
+# A data folder made by an older version with 0755 would still let others reach its 0644 files:
+# closing the folder closes them all. Only a folder of our own; one made by root for a service
+# user is its maker's to set.
+if VAULT_DATA_DIR.is_dir() and VAULT_DATA_DIR.stat().st_uid == os.geteuid():
+    VAULT_DATA_DIR.chmod(0o700)
+
 
 def _embedded_secret(name: str) -> str:
     """Read (or create once, mode 0600) a secret file under VAULT_DATA_DIR."""
@@ -126,7 +138,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, worker, beat) share the file: wait for locks instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            # secure_delete: SQLite overwrites deleted content (a freed cell, a free page) with
+            # zeros, so a pseudonymised reference or a shredded header does not survive in the
+            # file's free space (https://sqlite.org/pragma.html#pragma_secure_delete). The old
+            # copies in the -wal are removed by a checkpoint after each purge (recorder.shredding).
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA secure_delete=ON;",
+        }
     )
     # A file, not memory, so tests can share the test database with a server process they start.
     DATABASES["default"]["TEST"] = {"NAME": str(VAULT_DATA_DIR / "test-vault.sqlite3")}
@@ -148,6 +168,10 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAULT_DATA_DIR / "static"
 # Serve straight from the app folders: a handful of files, and no collectstatic step to forget.
 WHITENOISE_USE_FINDERS = True
+# Django's file storage (collectstatic's copies) sets these modes itself, whatever the umask:
+# its default, 0644, would be the one file of VAULT_DATA_DIR others may read.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 # --- Staff sign-in ------------------------------------------------------------------------------
 LOGIN_URL = "login"

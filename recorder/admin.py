@@ -49,7 +49,9 @@ class SessionEventInline(admin.TabularInline):  # type: ignore[type-arg]
 class SessionAdmin(ReadOnlyAdmin):
     list_display = ["id", "client", "started_at", "ended_at", "consent_view", "consent_control"]
     list_filter = ["client"]
-    exclude = ["customer_ref_hash", "agent_ref_hash"]
+    # Metadata only: the references and the client's own id for the session are personal data,
+    # for the complaint workflow (which ledgers every search), not for the admin.
+    exclude = ["external_id", "customer_ref", "customer_ref_hash", "agent_ref", "agent_ref_hash"]
     inlines = [SessionEventInline]
 
 

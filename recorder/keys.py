@@ -261,10 +261,11 @@ def read_recipients_file(path: Path) -> list[X25519Recipient]:
 
 
 def write_recipients_file(path: Path, recipients: Sequence[X25519Recipient]) -> None:
-    """Public keys only: world-readable (0644) on purpose."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Public keys only, yet 0600 like every file of the data folder: which keys a vault seals to
+    is its operator's business, and a copy for another machine is made by its owner."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     path.write_text("".join(f"{recipient}\n" for recipient in recipients))
-    path.chmod(0o644)
+    path.chmod(0o600)
 
 
 def _key_lines(text: str) -> list[tuple[int, str]]:

@@ -5,6 +5,10 @@ leaves rows the next run completes, and each transition (with its one ledger eve
 exactly once however many workers run: rows are claimed with `SELECT ... FOR UPDATE SKIP LOCKED`.
 
     locked --shred_expired()--> shredded --delete_shredded_payloads()--> purged
+
+An UPDATE leaves the old version of a row behind (PostgreSQL: a dead row version until VACUUM;
+SQLite: the old page in the -wal until a checkpoint), so after a run `remove_overwritten_copies`
+removes the old copies of the erased headers and references.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -131,3 +135,35 @@ def pseudonymise_sessions(session_ids: list[uuid.UUID]) -> None:
 def sessions_for_customer(customer_ref: str) -> QuerySet[Session]:
     """Sessions of a customer, found by keyed hash: works before and after pseudonymisation."""
     return Session.objects.filter(customer_ref_hash=pseudonym(customer_ref, purpose="customer_ref"))
+
+
+# The tables whose rows the purge overwrites: their old row versions hold what it erased (the
+# wrapped file key of a shredded header, a pseudonymised session's customer and agent references).
+OVERWRITTEN_TABLES = (Recording._meta.db_table, Session._meta.db_table)
+
+
+def remove_overwritten_copies() -> None:
+    """Remove the old copies of what the purge erased, once its changes are committed.
+
+    SQLite (with `secure_delete`, config.settings): a TRUNCATE checkpoint copies the -wal's
+    latest pages into the database, overwriting the old ones, and truncates the -wal to zero
+    bytes: the older copies of the pages it held are gone. It waits for readers for the busy
+    timeout; if they outlast it, the next run's checkpoint removes them.
+    PostgreSQL: a VACUUM of the overwritten tables; why, rather than autovacuum, and what its
+    cost is, are in docs/DEPLOYMENT.md ("Dead row versions") and bench/README.md. SKIP_LOCKED: a
+    purge never waits behind another purge's or autovacuum's VACUUM of the same table.
+    Inside an outer transaction (a test's) neither can run; there is nothing committed to clean.
+    """
+    if connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy, _, _ = cursor.fetchone()
+            if busy:
+                logger.warning(
+                    "the -wal checkpoint after the purge waited for readers in vain; the next run retries"
+                )
+        elif connection.vendor == "postgresql":
+            tables = ", ".join(connection.ops.quote_name(table) for table in OVERWRITTEN_TABLES)
+            cursor.execute(f"VACUUM (SKIP_LOCKED) {tables}")

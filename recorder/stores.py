@@ -69,7 +69,9 @@ class LocalWriter:
 
     def __init__(self, final_path: Path) -> None:
         self.final_path = final_path
-        final_path.parent.mkdir(parents=True, exist_ok=True)
+        # Private whatever the process's umask (config.settings sets 0077 for every process): the
+        # payload is sealed, but its size, timing and existence are nobody else's business.
+        final_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.partial_path = final_path.with_name(f"{final_path.name}.{uuid.uuid4().hex}.partial")
         # mmap memory is page-aligned, as O_DIRECT needs; it holds the bytes not yet written.
         self._staging = mmap.mmap(-1, STAGING_SIZE)
@@ -78,12 +80,12 @@ class LocalWriter:
         self._fd, self._direct = -1, bool(_O_DIRECT)
         try:
             try:
-                self._fd = os.open(self.partial_path, flags | _O_DIRECT, 0o666)
+                self._fd = os.open(self.partial_path, flags | _O_DIRECT, 0o600)
             except OSError as error:
                 if error.errno != errno.EINVAL:
                     raise
                 # This filesystem refuses O_DIRECT (tmpfs before Linux 6.6, some FUSE mounts).
-                self._fd, self._direct = os.open(self.partial_path, flags, 0o666), False
+                self._fd, self._direct = os.open(self.partial_path, flags, 0o600), False
         except OSError as error:
             self._close()
             raise StoreError(f"local store cannot create the object: {error.strerror}") from error
@@ -213,7 +215,7 @@ class LocalFolderStore:
     def check_ready(self) -> None:
         """StoreError unless the root folder exists (or can be made) and this process may write it."""
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as error:
             raise StoreError(f"cannot create the store folder {self.root}: {error.strerror}") from error
         if not os.access(self.root, os.W_OK | os.X_OK):

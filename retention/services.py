@@ -137,6 +137,8 @@ def purge_expired(
                     "failed": run.failed,
                 },
             )
+    if not dry_run and (run.shredded or run.purged):
+        shredding.remove_overwritten_copies()
     return run
 
 

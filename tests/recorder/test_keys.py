@@ -270,11 +270,11 @@ def test_a_missing_identity_file_is_a_key_file_error(tmp_path: Path) -> None:
         read_identity_file(tmp_path / "absent.txt")
 
 
-def test_a_recipients_file_round_trips_world_readable(tmp_path: Path) -> None:
+def test_a_recipients_file_round_trips_readable_by_its_owner_only(tmp_path: Path) -> None:
     recipients = [X25519Identity.generate().recipient() for _ in range(3)]
     path = tmp_path / "recipients.txt"
     write_recipients_file(path, recipients)
-    assert mode_of(path) == 0o644
+    assert mode_of(path) == 0o600
     assert read_recipients_file(path) == recipients
 
 
