@@ -18,6 +18,7 @@ from complaints.access import APPROVER, OFFICER
 from complaints.models import AccessGrant, AccessRequest, CaseSession, ComplaintCase
 from complaints.services import customer_hash
 from config.roles import role_of
+from core.batching import any_of
 from recorder.models import Recording, Session, SessionEvent
 
 
@@ -94,7 +95,7 @@ def case_sessions(*, case: ComplaintCase) -> list[LinkedSession]:
     recordings = [r for r in (getattr(link.session, "recording", None) for link in links) if r is not None]
     gone = [r.id for r in recordings if r.state in (Recording.State.SHREDDED, Recording.State.PURGED)]
     proofs = dict(
-        LedgerEntry.objects.filter(action="recording.purged", recording_id__in=gone).values_list(
+        LedgerEntry.objects.filter(any_of("recording_id", gone), action="recording.purged").values_list(
             "recording_id", "seq"
         )
     )

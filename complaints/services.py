@@ -35,6 +35,7 @@ from complaints.access import (  # noqa: F401 - case_for, record_denial are part
 )
 from complaints.models import AccessGrant, AccessRequest, CaseSession, ComplaintCase
 from config.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.batching import rows_per_statement
 from recorder.models import Recording, Session
 from recorder.pseudonyms import pseudonym
 from retention.services import place_legal_hold, release_legal_hold
@@ -323,7 +324,13 @@ def approve_access_request(*, approver: Any, request_id: uuid.UUID | str, reason
         grant = AccessGrant.objects.create(
             case=case, request=request, grantee_id=request.requester_id, starts_at=now, ends_at=now + window
         )
-        grant.recordings.set(recordings)
+        # The grant is new: its rows are inserted, a statement's worth at a time (a case may
+        # link more recordings than one statement can bind; `set()` would bind them all at once).
+        through = AccessGrant.recordings.through
+        through.objects.bulk_create(
+            [through(accessgrant=grant, recording=recording) for recording in recordings],
+            batch_size=rows_per_statement(2),
+        )
         case.status = ComplaintCase.Status.ACCESS_GRANTED
         case.save(update_fields=["status"])
         record_event(

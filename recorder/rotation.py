@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from audit.services import Actor, Event, record_events
+from core.batching import any_of
 from recorder.models import Recording
 from recorder.recipients import describe
 from recorder.sealing import Identity, Recipient, SealingError, build_header, unwrap_file_key
@@ -63,7 +64,7 @@ def rewrap_recordings(
     outcome = RotationOutcome()
     labels = [describe(recipient) for recipient in recipients]
     prepared: dict[str, tuple[bytes, bytes, list[str]]] = {}
-    for recording in Recording.objects.filter(id__in=recording_ids, state=Recording.State.LOCKED):
+    for recording in Recording.objects.filter(any_of("id", recording_ids), state=Recording.State.LOCKED):
         old_header = bytes(recording.header or b"")
         try:
             file_key = unwrap_file_key(old_header, identities, recording_id=str(recording.id))
@@ -76,7 +77,7 @@ def rewrap_recordings(
         prepared[str(recording.id)] = (old_header, new_header, list(recording.recipients or []))
     with transaction.atomic():
         current = Recording.objects.select_for_update().filter(
-            id__in=list(prepared), state=Recording.State.LOCKED
+            any_of("id", list(prepared)), state=Recording.State.LOCKED
         )
         events = []
         for recording in current:
