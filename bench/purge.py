@@ -7,6 +7,9 @@ peak RSS for a small and the full count (memory must stay flat). Needs DATABASE_
 a PostgreSQL server; it creates and drops its own scratch database there.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/purge.py --count 100000
+
+`--smoke` runs every phase at a few hundred recordings, in seconds (`make bench-smoke`, CI): it
+proves the script still runs and prints its tables, not any figure.
 """
 
 from __future__ import annotations
@@ -26,23 +29,31 @@ from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-SCRATCH_DB = "vault_bench_purge"
+SCRATCH_DB = "vault_bench_purge"  # --database changes it
 BUCKET = "vault-bench"
 BATCH = 1000
 
 
-def scratch_url(base: str) -> str:
+def scratch_url(base: str, name: str) -> str:
     parsed = urlparse(base)
-    return urlunparse(parsed._replace(path=f"/{SCRATCH_DB}"))
+    return urlunparse(parsed._replace(path=f"/{name}"))
 
 
-def recreate_database(base: str) -> None:
+def recreate_database(base: str, name: str) -> None:
     import psycopg
 
     admin = urlunparse(urlparse(base)._replace(path="/postgres"))
     with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {SCRATCH_DB}")
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(base: str, name: str) -> None:
+    import psycopg
+
+    admin = urlunparse(urlparse(base)._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def start_moto() -> tuple[subprocess.Popen[bytes], str]:
@@ -57,8 +68,23 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
 
 def seed(count: int, s3, label: str) -> list[str]:  # type: ignore[no-untyped-def]
     """`count` locked, expired recordings with their sessions, and a small object each."""
+    keys = seed_rows(count, label)
+    body = os.urandom(288)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda key: s3.put_object(Bucket=BUCKET, Key=key, Body=body), keys))
+    return keys
+
+
+def seed_rows(count: int, label: str) -> list[str]:
+    """The database rows of `count` locked, expired recordings and their sessions; their object keys.
+
+    Rows are built 5,000 at a time (memory) and inserted as many to a statement as PostgreSQL can
+    bind (`core.batching`): 5,000 sessions in one INSERT bound 70,000 parameters, and with
+    server-side binding (`DB_PREPARED_STATEMENTS`) a statement binds at most 65,535.
+    """
     from django.utils import timezone
 
+    from core.batching import bulk_batch_size
     from recorder.models import RecorderClient, Recording, Session
 
     client, _ = RecorderClient.objects.get_or_create(
@@ -80,7 +106,7 @@ def seed(count: int, s3, label: str) -> list[str]:  # type: ignore[no-untyped-de
             )
             for n in range(size)
         ]  # fmt: skip
-        Session.objects.bulk_create(sessions, batch_size=5000)
+        Session.objects.bulk_create(sessions, batch_size=bulk_batch_size(Session))
         recordings = []
         for session in sessions:
             rid = uuid.uuid4()
@@ -93,10 +119,7 @@ def seed(count: int, s3, label: str) -> list[str]:  # type: ignore[no-untyped-de
                     upload_started_at=past, last_activity_at=past, received_at=past, expires_at=past,
                 )
             )  # fmt: skip
-        Recording.objects.bulk_create(recordings, batch_size=5000)
-    body = os.urandom(288)
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        list(pool.map(lambda key: s3.put_object(Bucket=BUCKET, Key=key, Body=body), keys))
+        Recording.objects.bulk_create(recordings, batch_size=bulk_batch_size(Recording))
     return keys
 
 
@@ -151,7 +174,13 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=10_000, help="count for the memory comparison")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--database", default=SCRATCH_DB, help="the scratch database made and dropped")
+    parser.add_argument(
+        "--smoke", action="store_true", help="300 recordings, 1 run, 100 for memory: seconds (CI)"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.count, args.runs, args.small = 300, 1, 100
     base = os.environ.get("DATABASE_URL", "")
     if not base.startswith(("postgres://", "postgresql://")):
         raise SystemExit(
@@ -159,12 +188,12 @@ def main() -> None:
         )
     if not Path("/usr/bin/time").exists():
         raise SystemExit("bench/purge.py measures peak memory with GNU time: apt-get install time")
-    recreate_database(base)
+    recreate_database(base, args.database)
     moto, endpoint = start_moto()
     scratch = Path(tempfile.mkdtemp(prefix="vault-bench-purge-"))
     env = {
         **os.environ,
-        "DATABASE_URL": scratch_url(base),
+        "DATABASE_URL": scratch_url(base, args.database),
         "OBJECT_STORE": "s3",
         "S3_BUCKET": BUCKET,
         "S3_ENDPOINT_URL": endpoint,
@@ -222,6 +251,11 @@ def main() -> None:
     finally:
         moto.terminate()
         moto.wait(timeout=10)
+        if "django" in sys.modules:
+            from django.db import connections
+
+            connections.close_all()
+        drop_database(base, args.database)
 
 
 if __name__ == "__main__":
