@@ -44,7 +44,8 @@ SCRIPTS: dict[str, list[str]] = {
     "purge.py": ["--database", "{prefix}purge"],  # DATABASE_URL
     "ledger.py": [],  # DATABASE_URL; makes and drops its own database
 }
-HELPERS = {"smoke.py", "plain_range_server.py"}  # not benchmarks: this check, playback's reference
+# Not benchmarks: the package marker, this check, and playback's reference server.
+HELPERS = {"__init__.py", "smoke.py", "plain_range_server.py"}
 
 TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 SEPARATOR = re.compile(r"^\s*\|(\s*:?-{3,}:?\s*\|)+\s*$")
