@@ -8,11 +8,13 @@ operator's command on a node that holds it; afterwards that identity can be reti
 
 from __future__ import annotations
 
+import json
 import logging
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from audit.services import Actor, Event, record_events
 from core.batching import any_of
@@ -79,14 +81,12 @@ def rewrap_recordings(
         current = Recording.objects.select_for_update().filter(
             any_of("id", list(prepared)), state=Recording.State.LOCKED
         )
-        events = []
+        events, headers = [], {}
         for recording in current:
             old_header, new_header, previous = prepared[str(recording.id)]
             if bytes(recording.header or b"") != old_header:
                 continue
-            recording.header = new_header
-            recording.recipients = labels
-            recording.save(update_fields=["header", "recipients"])
+            headers[recording.id] = new_header
             events.append(
                 Event(
                     action="recording.rewrapped",
@@ -96,6 +96,24 @@ def rewrap_recordings(
                     details={"previous": previous, "recipients": labels},
                 )
             )
+        _store_headers(headers, labels=labels)
         record_events(events)
     outcome.rewrapped = len(events)
     return outcome
+
+
+def _store_headers(headers: dict[uuid.UUID, bytes], *, labels: list[str]) -> None:
+    """Write the new headers of a batch (rows locked by the caller). On PostgreSQL one UPDATE
+    whatever the batch's size: ids and headers are two array parameters, unnested side by side
+    (a row at a time took minutes for 70,000). Elsewhere (SQLite) one UPDATE per recording."""
+    if connection.vendor != "postgresql":
+        for recording_id, header in headers.items():
+            Recording.objects.filter(pk=recording_id).update(header=header, recipients=labels)
+        return
+    table = connection.ops.quote_name(Recording._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS r SET header = v.header, recipients = %s::jsonb "  # noqa: S608 - our table
+            "FROM unnest(%s::uuid[], %s::bytea[]) AS v(id, header) WHERE r.id = v.id",
+            [json.dumps(labels), list(headers), list(headers.values())],
+        )
