@@ -70,7 +70,7 @@ def seed(count: int, s3, label: str) -> list[str]:  # type: ignore[no-untyped-de
     """`count` locked, expired recordings with their sessions, and a small object each."""
     keys = seed_rows(count, label)
     body = os.urandom(288)
-    with ThreadPoolExecutor(max_workers=16) as pool:
+    with ThreadPoolExecutor(max_workers=10) as pool:  # boto3 keeps 10 connections to an endpoint
         list(pool.map(lambda key: s3.put_object(Bucket=BUCKET, Key=key, Body=body), keys))
     return keys
 
