@@ -263,7 +263,11 @@ def main() -> None:
         print("\nSummary printed by the last purge_expired of the runs:\n\n```\n" + summary.strip() + "\n```")
     finally:
         moto.terminate()
-        moto.wait(timeout=10)
+        try:
+            moto.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # a loaded machine: it would not stop in time
+            moto.kill()
+            moto.wait()
         if "django" in sys.modules:
             from django.db import connections
 

@@ -194,7 +194,8 @@ def main() -> None:
     ]
     outputs: dict[str, str] = {}
     if args.readme_only:
-        outputs = {s: (RESULTS / f"{s}.md").read_text() for s in SCRIPTS if (RESULTS / f"{s}.md").exists()}
+        kept = {s: RESULTS / f"{s}.md" for s in SCRIPTS}
+        outputs = {s: path.read_text() for s, path in kept.items() if path.exists() and path.stat().st_size}
     else:
         server = os.environ.get("DATABASE_URL", "")
         if not server.startswith(("postgres://", "postgresql://")):
