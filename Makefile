@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run demo test lint typecheck audit-deps bench clean
+.PHONY: run demo test lint typecheck audit-deps bench bench-smoke clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,12 +51,19 @@ audit-deps: $(VENV)/.dev
 	$(BIN)/pip-audit --progress-spinner off $(PIP_AUDIT_FLAGS)
 
 ## bench: ingest and playback (local store), purge, vacuum and ledger (need PostgreSQL; DATABASE_URL names the server).
+## Full size, minutes each: run by hand on a quiet machine, never in CI.
 bench: $(VENV)/.dev
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/playback.py
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(BIN)/python bench/purge.py
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(BIN)/python bench/vacuum.py
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(BIN)/python bench/ledger.py
+
+## bench-smoke: every script in bench/ with --smoke (seconds each; PostgreSQL where it needs a database,
+## DATABASE_URL names the server), failing if one fails or prints no figures; then every figure table
+## in bench/README.md checked against what its script printed (bench/smoke.py). CI runs it.
+bench-smoke: $(VENV)/.dev
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(BIN)/python bench/smoke.py $(BENCH_SMOKE_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -3,7 +3,8 @@
 Prints throughput (MB/s, medians over several runs, alternating vault and age so both see the
 same machine noise), the ratio vault/age, the serving process's peak memory (VmHWM) for single
 uploads of growing size, and twenty concurrent uploads. Run: `make bench` or
-`.venv/bin/python bench/ingest.py --sizes 100M,1G --memory-sizes 1G,4G`.
+`.venv/bin/python bench/ingest.py --sizes 100M,1G --memory-sizes 1G,4G`. `--smoke` runs every
+part with 1 MiB uploads, in seconds (`make bench-smoke`, CI): it checks the script, not a figure.
 """
 
 from __future__ import annotations
@@ -315,7 +316,13 @@ def main() -> None:
     parser.add_argument("--concurrent-size", default="50M")
     parser.add_argument("--only", choices=["throughput", "memory", "concurrent"], default=None)
     parser.add_argument("--workdir", default=None, help="scratch folder (default: a temp dir on /tmp's disk)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="1 MiB uploads, 1 run, 2 concurrent: seconds (CI)"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.sizes, args.runs, args.memory_sizes = "1M", 1, "1M"
+        args.concurrent, args.concurrent_size = 2, "1M"
     args.sizes = [parse_size(s) for s in args.sizes.split(",")]
     args.memory_sizes = [parse_size(s) for s in args.memory_sizes.split(",")]
     args.concurrent_size = parse_size(args.concurrent_size)

@@ -14,7 +14,9 @@ one synced SQLite commit on the same disk, the least any server in this stack wa
 writes the ledger entry before the first byte, before it signs anyone in or decrypts. Run:
 `.venv/bin/python bench/playback.py --sizes 100M,1G,4G`. With `--postgres URL` (a server,
 e.g. postgres://postgres@127.0.0.1:5432/postgres) the service runs on a scratch database made
-there and dropped afterwards, as console nodes run, instead of the embedded SQLite.
+there and dropped afterwards, as console nodes run, instead of the embedded SQLite. `--smoke`
+plays one 1 MiB recording a few times, in seconds (`make bench-smoke`, CI): it checks the
+script, not a figure.
 """
 
 from __future__ import annotations
@@ -111,15 +113,15 @@ print(json.dumps(statistics.median([first_chunk() for _ in range(job["count"])])
 
 
 @contextmanager
-def scratch_database(server_url: str | None) -> Iterator[str | None]:
-    """A new, empty database on the PostgreSQL server at `server_url` (its URL), dropped at the
-    end; None without a server (the embedded SQLite)."""
+def scratch_database(server_url: str | None, name: str | None = None) -> Iterator[str | None]:
+    """A new, empty database `name` on the PostgreSQL server at `server_url` (its URL), dropped
+    at the end; None without a server (the embedded SQLite)."""
     if not server_url:
         yield None
         return
     import psycopg
 
-    name = f"vault_playback_bench_{os.getpid()}"
+    name = name or f"vault_playback_bench_{os.getpid()}"
     server = urlsplit(server_url)
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -276,11 +278,17 @@ def main() -> None:
         help="then N requests in a row (new connections, warm caches) into the first recording",
     )  # fmt: skip
     parser.add_argument("--postgres", metavar="URL", help="run on a scratch database on this server")
+    parser.add_argument("--database", help="the scratch database's name with --postgres (default: by pid)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="one 1 MiB recording, 3 runs, 20 in a row: seconds (CI)"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.sizes, args.runs, args.back_to_back = "1M", 3, 20
     sizes = [parse_size(s) for s in args.sizes.split(",")]
     with (
         tempfile.TemporaryDirectory(prefix="vault-playback-bench-") as scratch,
-        scratch_database(args.postgres) as database_url,
+        scratch_database(args.postgres, args.database) as database_url,
     ):
         work = Path(scratch)
         vault = Vault(work / "data", database_url=database_url)

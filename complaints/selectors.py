@@ -17,6 +17,7 @@ from django.utils import timezone
 from audit.models import LedgerEntry
 from complaints.access import parse_uuid
 from complaints.models import AccessGrant, AccessRequest, CaseSession, ComplaintCase
+from core.batching import any_of
 from recorder.models import Recording, Session, SessionEvent
 from recorder.pseudonyms import customer_hash
 from staff.roles import APPROVER, OFFICER, role_of
@@ -95,7 +96,7 @@ def case_sessions(*, case: ComplaintCase) -> list[LinkedSession]:
     recordings = [r for r in (getattr(link.session, "recording", None) for link in links) if r is not None]
     gone = [r.id for r in recordings if r.state in (Recording.State.SHREDDED, Recording.State.PURGED)]
     proofs = dict(
-        LedgerEntry.objects.filter(action="recording.purged", recording_id__in=gone).values_list(
+        LedgerEntry.objects.filter(any_of("recording_id", gone), action="recording.purged").values_list(
             "recording_id", "seq"
         )
     )

@@ -26,6 +26,7 @@ from audit.services import Actor, record_event
 from complaints import selectors
 from complaints.access import actor_of, case_for, parse_uuid, require_role
 from complaints.models import AccessGrant, AccessRequest, CaseSession, ComplaintCase
+from core.batching import rows_per_statement
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from recorder.models import Recording, Session
 from recorder.pseudonyms import customer_hash
@@ -369,7 +370,13 @@ def approve_access_request(*, approver: Any, request_id: uuid.UUID | str, reason
         grant = AccessGrant.objects.create(
             case=case, request=request, grantee_id=request.requester_id, starts_at=now, ends_at=now + window
         )
-        grant.recordings.set(recordings)
+        # The grant is new: its rows are inserted, a statement's worth at a time (a case may
+        # link more recordings than one statement can bind; `set()` would bind them all at once).
+        through = AccessGrant.recordings.through
+        through.objects.bulk_create(
+            [through(accessgrant=grant, recording=recording) for recording in recordings],
+            batch_size=rows_per_statement(2),
+        )
         case.status = ComplaintCase.Status.ACCESS_GRANTED
         case.save(update_fields=["status"])
         record_event(

@@ -8,13 +8,16 @@ operator's command on a node that holds it; afterwards that identity can be reti
 
 from __future__ import annotations
 
+import json
 import logging
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from audit.services import Actor, Event, record_events
+from core.batching import any_of
 from recorder.models import Recording
 from recorder.recipients import describe
 from recorder.sealing import Identity, Recipient, SealingError, build_header, unwrap_file_key
@@ -63,7 +66,7 @@ def rewrap_recordings(
     outcome = RotationOutcome()
     labels = [describe(recipient) for recipient in recipients]
     prepared: dict[str, tuple[bytes, bytes, list[str]]] = {}
-    for recording in Recording.objects.filter(id__in=recording_ids, state=Recording.State.LOCKED):
+    for recording in Recording.objects.filter(any_of("id", recording_ids), state=Recording.State.LOCKED):
         old_header = bytes(recording.header or b"")
         try:
             file_key = unwrap_file_key(old_header, identities, recording_id=str(recording.id))
@@ -76,16 +79,14 @@ def rewrap_recordings(
         prepared[str(recording.id)] = (old_header, new_header, list(recording.recipients or []))
     with transaction.atomic():
         current = Recording.objects.select_for_update().filter(
-            id__in=list(prepared), state=Recording.State.LOCKED
+            any_of("id", list(prepared)), state=Recording.State.LOCKED
         )
-        events = []
+        events, headers = [], {}
         for recording in current:
             old_header, new_header, previous = prepared[str(recording.id)]
             if bytes(recording.header or b"") != old_header:
                 continue
-            recording.header = new_header
-            recording.recipients = labels
-            recording.save(update_fields=["header", "recipients"])
+            headers[recording.id] = new_header
             events.append(
                 Event(
                     action="recording.rewrapped",
@@ -95,6 +96,24 @@ def rewrap_recordings(
                     details={"previous": previous, "recipients": labels},
                 )
             )
+        _store_headers(headers, labels=labels)
         record_events(events)
     outcome.rewrapped = len(events)
     return outcome
+
+
+def _store_headers(headers: dict[uuid.UUID, bytes], *, labels: list[str]) -> None:
+    """Write the new headers of a batch (rows locked by the caller). On PostgreSQL one UPDATE
+    whatever the batch's size: ids and headers are two array parameters, unnested side by side
+    (a row at a time took minutes for 70,000). Elsewhere (SQLite) one UPDATE per recording."""
+    if connection.vendor != "postgresql":
+        for recording_id, header in headers.items():
+            Recording.objects.filter(pk=recording_id).update(header=header, recipients=labels)
+        return
+    table = connection.ops.quote_name(Recording._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS r SET header = v.header, recipients = %s::jsonb "  # noqa: S608 - our table
+            "FROM unnest(%s::uuid[], %s::bytea[]) AS v(id, header) WHERE r.id = v.id",
+            [json.dumps(labels), list(headers), list(headers.values())],
+        )

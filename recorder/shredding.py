@@ -24,6 +24,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.services import Actor, Event, record_events
+from core.batching import any_of
 from recorder.models import Recording, Session
 from recorder.pseudonyms import pseudonym
 from recorder.stores import ObjectStore, StoreError
@@ -73,7 +74,7 @@ def shred_expired(
         claimed = _claim(expired(now=now, held_session_ids=held_session_ids), limit)
         if not claimed:
             return []
-        Recording.objects.filter(id__in=[r.id for r in claimed], state=Recording.State.LOCKED).update(
+        Recording.objects.filter(any_of("id", [r.id for r in claimed]), state=Recording.State.LOCKED).update(
             header=None, state=Recording.State.SHREDDED, shredded_at=timezone.now()
         )
         record_events(
@@ -118,7 +119,7 @@ def _mark_purged(recordings: list[Claimed], *, actor: Actor) -> None:
     if not recordings:
         return
     purged_at = timezone.now()
-    Recording.objects.filter(id__in=[r.id for r in recordings], state=Recording.State.SHREDDED).update(
+    Recording.objects.filter(any_of("id", [r.id for r in recordings]), state=Recording.State.SHREDDED).update(
         state=Recording.State.PURGED, purged_at=purged_at
     )
     pseudonymise_sessions([r.session_id for r in recordings])
@@ -129,7 +130,7 @@ def _mark_purged(recordings: list[Claimed], *, actor: Actor) -> None:
 def pseudonymise_sessions(session_ids: list[uuid.UUID]) -> None:
     """Erase the raw customer and agent references. The keyed hashes, computed at registration,
     remain: a later complaint still finds the tombstone by the customer's reference."""
-    Session.objects.filter(id__in=session_ids).update(customer_ref=None, agent_ref=None)
+    Session.objects.filter(any_of("id", session_ids)).update(customer_ref=None, agent_ref=None)
 
 
 def sessions_for_customer(customer_ref: str) -> QuerySet[Session]:

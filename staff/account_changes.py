@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from audit.services import Actor, record_event
+from core.batching import any_of
 from staff.roles import ROLES, role_of
 
 _actor: ContextVar[Actor | None] = ContextVar("role_change_actor", default=None)
@@ -40,9 +41,9 @@ def record_role_change(
     if reverse:  # group.user_set.add(...): the users are in pk_set
         if instance.name not in ROLES:
             return
-        users = list(get_user_model().objects.filter(pk__in=pk_set or ()))
+        users = list(get_user_model().objects.filter(any_of("pk", pk_set or ())))
     else:
-        touched = Group.objects.filter(pk__in=pk_set or (), name__in=ROLES).exists()
+        touched = Group.objects.filter(any_of("pk", pk_set or ()), name__in=ROLES).exists()
         if action != "post_clear" and not touched:
             return
         users = [instance]

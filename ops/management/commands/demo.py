@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from tqdm import tqdm
 
+from core.batching import any_of
 from ops.demo import media
 from ops.demo.plan import plan
 from ops.demo.player import DemoError, RecorderToolClient, Tally
@@ -52,9 +53,9 @@ class Command(BaseCommand):
         tally = Tally()
         planned = plan(count=sessions, now=timezone.now())
         known = dict(
-            Session.objects.filter(
-                client=client, external_id__in=[p.external_id for p in planned]
-            ).values_list("external_id", "id")
+            Session.objects.filter(client=client)
+            .filter(any_of("external_id", [p.external_id for p in planned]))
+            .values_list("external_id", "id")
         )
         with tempfile.TemporaryDirectory() as folder:
             recordings = media.recordings(Path(folder))
