@@ -404,3 +404,10 @@ def recording_maker(recorder_client, age_keys) -> MakeRecordings:
         return made
 
     return make
+
+
+@pytest.fixture
+def folder_store(settings, data_dir: Path) -> Path:
+    """The local folder store, for tests that read its files or start processes that use it."""
+    settings.OBJECT_STORE = "local"
+    return Path(settings.LOCAL_STORE_DIR)

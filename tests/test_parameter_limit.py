@@ -29,12 +29,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 PAST_THE_LIMIT = 70_000
 
 
-@pytest.fixture
-def local_store(settings, data_dir: Path) -> Path:
-    settings.OBJECT_STORE = "local"
-    return Path(settings.LOCAL_STORE_DIR)
-
-
 def test_the_database_refuses_a_statement_binding_more_than_65535_parameters(db) -> None:
     """What the tests below would meet if a path still bound one parameter per item."""
     assert connection.settings_dict["OPTIONS"].get("server_side_binding") is True
@@ -52,10 +46,12 @@ def test_the_purge_benchmark_seeds_70000_recordings(db) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_one_purge_batch_of_70000_recordings_shreds_deletes_and_ledgers_each(local_store: Path) -> None:
+def test_one_purge_batch_of_70000_recordings_shreds_deletes_and_ledgers_each(
+    folder_store: Path,
+) -> None:
     keys = seed_rows(PAST_THE_LIMIT, "purge")
     for key in keys:
-        path = local_store / key
+        path = folder_store / key
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"sealed payload")
 
@@ -66,7 +62,7 @@ def test_one_purge_batch_of_70000_recordings_shreds_deletes_and_ledgers_each(loc
         Recording.objects.filter(state=Recording.State.PURGED, header__isnull=True).count() == PAST_THE_LIMIT
     )
     assert Session.objects.filter(customer_ref__isnull=False).count() == 0
-    assert not any(path.is_file() for path in local_store.rglob("*.age"))
+    assert not any(path.is_file() for path in folder_store.rglob("*.age"))
     for action in ("recording.shredded", "recording.purged"):
         assert LedgerEntry.objects.filter(action=action).values("recording_id").distinct().count() == (
             PAST_THE_LIMIT

@@ -39,12 +39,7 @@ def assert_each_purged_exactly_once(count: int) -> None:
         assert {row["n"] for row in per_recording} == {1}
 
 
-@pytest.fixture
-def local_store(settings, data_dir):
-    settings.OBJECT_STORE = "local"
-
-
-def test_two_purge_workers_side_by_side_purge_each_recording_once(local_store, recording_maker) -> None:
+def test_two_purge_workers_side_by_side_purge_each_recording_once(folder_store, recording_maker) -> None:
     recording_maker(150, size=200)
     env = service_environment()
     start_at = str(time.time() + 10)
@@ -57,7 +52,7 @@ def test_two_purge_workers_side_by_side_purge_each_recording_once(local_store, r
 
 
 def test_two_beats_and_two_workers_purge_each_recording_once(
-    local_store, recording_maker, tmp_path: Path
+    folder_store, recording_maker, tmp_path: Path
 ) -> None:
     recording_maker(120, size=200)
     env = service_environment(PURGE_EVERY_SECONDS="1", PURGE_BATCH_SIZE="5")
