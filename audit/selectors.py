@@ -5,13 +5,15 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from django.db import connection
 from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncWeek
 
+from audit import tile_store
 from audit.canonical import canonical_bytes, entry_fields, leaf_hash
-from audit.merkle import MerkleTree
+from audit.merkle import ProofTree
 from audit.models import LedgerEntry, SignedTreeHead
+from audit.tile_store import tiled_size
+from audit.tiles import MissingTile, TiledTree
 from config.errors import DomainError
 
 
@@ -56,46 +58,26 @@ def last_seq() -> int:
     return int(LedgerEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0)
 
 
-def ledger_tree(*, tree_size: int) -> MerkleTree:
-    """The Merkle tree of the stored leaf hashes of seq 1..tree_size (committed entries are always
-    a prefix of seq: appends hold the ledger lock until they commit)."""
-    if connection.vendor == "postgresql":
-        return _ledger_tree_in_one_row(tree_size)
-    leaves = bytearray()
-    expected = 1
-    rows = LedgerEntry.objects.filter(seq__lte=tree_size).order_by("seq").values_list("seq", "leaf_hash")
-    for seq, leaf in rows.iterator(chunk_size=10_000):
-        if seq != expected:
-            raise LedgerInconsistent(f"The ledger has no entry {expected}: seq jumps to {seq}.")
-        leaves += leaf
-        expected += 1
-    if expected != tree_size + 1:
-        raise LedgerInconsistent(f"The ledger has no entry {expected}.")
-    return MerkleTree(bytes(leaves))
-
-
-def _ledger_tree_in_one_row(tree_size: int) -> MerkleTree:
-    """PostgreSQL concatenates the leaf hashes itself (32 MB for a million entries, one row): ten
-    times faster than a row per entry. seq is unique and positive, so n rows whose largest seq
-    is n are exactly 1..n."""
-    import psycopg
-
-    connection.ensure_connection()
-    # A binary result: the hashes arrive as 32 MB of bytes, not 64 MB of hex to decode.
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(
-            "SELECT count(*), coalesce(max(seq), 0), string_agg(leaf_hash, ''::bytea ORDER BY seq) "
-            "FROM audit_ledgerentry WHERE seq <= %s",
-            [tree_size],
-            binary=True,
-        )
-        count, last, leaves = cursor.fetchone() or (0, 0, None)
-    leaves = leaves or b""
-    if count != tree_size or last != tree_size or len(leaves) != 32 * tree_size:
+def ledger_tree(*, tree_size: int) -> TiledTree:
+    """The Merkle tree of entries seq 1..tree_size, read from the stored tiles, which must cover
+    it (`tile_store.catch_up`); its root is checked here, so a missing or short tile is refused
+    before anything is built on it. Reads only the right edge of the tree."""
+    if tiled_size() < tree_size:
         raise LedgerInconsistent(
-            f"The ledger does not hold every entry from 1 to {tree_size} ({count} found, the last {last})."
+            f"The ledger's tiles cover {tiled_size()} entries, not {tree_size}: "
+            "run manage.py build_ledger_tiles."
         )
-    return MerkleTree(leaves)
+    tree = tile_store.tree(tree_size)
+    tree_root(tree)
+    return tree
+
+
+def tree_root(tree: ProofTree, size: int | None = None) -> bytes:
+    """The tree's root at `size`; LedgerInconsistent if a tile it needs is missing or short."""
+    try:
+        return tree.root(size)
+    except MissingTile as error:
+        raise LedgerInconsistent(f"The ledger's tiles are incomplete: {error}.") from None
 
 
 def latest_head() -> SignedTreeHead | None:

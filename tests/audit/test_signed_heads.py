@@ -19,7 +19,7 @@ from audit.selectors import LedgerInconsistent
 from audit.services import Actor, record_event, sign_tree_head
 from audit.signing import load_public_key
 from audit.tasks import sign_ledger_tree_head
-from tests.audit.test_ledger import behind_the_triggers_back
+from tests.audit.test_ledger import behind_the_triggers_back, tamper_tile_hash
 
 ACTOR = Actor.job("test")
 
@@ -100,7 +100,8 @@ def test_an_empty_ledger_gets_the_empty_tree_head() -> None:
 
 @pytest.mark.django_db
 def test_no_head_is_signed_over_a_rewritten_history() -> None:
-    """An attacker who rewrites an entry and its leaf hash gets no new head to launder it."""
+    """An attacker who rewrites an entry, its leaf hash and its tile gets no new head to launder
+    it (a head reads only the tiles; entries rewritten under them are verify_ledger's to find)."""
     append(6)
     sign_tree_head(trigger=SignedTreeHead.Trigger.SCHEDULE)
     append(2)
@@ -109,6 +110,7 @@ def test_no_head_is_signed_over_a_rewritten_history() -> None:
         "UPDATE audit_ledgerentry SET leaf_hash = %s WHERE seq = 3",
         [forged],  # type: ignore[list-item]
     )
+    tamper_tile_hash(level=0, index=0, position=2, new=forged)
     with pytest.raises(LedgerInconsistent, match="altered"):
         sign_tree_head(trigger=SignedTreeHead.Trigger.SCHEDULE)
     assert SignedTreeHead.objects.count() == 1
