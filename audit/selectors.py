@@ -8,13 +8,15 @@ from datetime import UTC, datetime, timedelta
 from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncWeek
 
-from audit import tile_store
+from audit import signed_note, tile_store
 from audit.canonical import canonical_bytes, entry_fields, leaf_hash
-from audit.merkle import ProofTree
+from audit.keys import ledger_origin, signing_key
+from audit.merkle import HASH_SIZE, ProofTree
 from audit.models import LedgerEntry, SignedTreeHead
-from audit.tile_store import tiled_size
-from audit.tiles import MissingTile, TiledTree
-from config.errors import DomainError
+from audit.signed_note import Checkpoint
+from audit.tile_store import fetch_tiles, tiled_size
+from audit.tiles import MissingTile, TiledTree, tile_width_in
+from config.errors import DomainError, NotFound
 
 
 def entries(
@@ -106,3 +108,57 @@ def accesses_per_week(*, now: datetime, weeks: int = 12) -> list[tuple[datetime,
     for week, action, n in rows:
         counts[week.astimezone(UTC)][ACCESS_ACTIONS[action]] += n
     return [(start, counts[start]) for start in starts]
+
+
+def signed_checkpoint(head: SignedTreeHead) -> str:
+    """The head as a C2SP checkpoint, signed as a note with the ledger's key (Ed25519 signatures
+    are deterministic: the same head always gives the same bytes)."""
+    checkpoint = Checkpoint(
+        origin=ledger_origin(), tree_size=int(head.tree_size), root_hash=bytes(head.root_hash)
+    )
+    return signed_note.signed_checkpoint(checkpoint, signing_key())
+
+
+def served_tile(*, level: int, index: int, width: int) -> bytes | None:
+    """The tile (level, index) of `width` hashes as tlog-tiles serves it, if the latest signed
+    head's tree holds that many (tiles past the last signed head are not published); else None."""
+    head = latest_head()
+    if head is None or width > tile_width_in(int(head.tree_size), level, index):
+        return None
+    tile = fetch_tiles({(level, index)}).get((level, index))
+    if tile is None or tile.width < width:
+        raise LedgerInconsistent(f"The signed tree's tile {level}/{index} is not stored.")
+    return tile.hashes[: width * HASH_SIZE]
+
+
+def signed_size(tree_size: int | None) -> int:
+    """`tree_size` if a head of that size was signed (the latest head's size if None), else NotFound."""
+    if tree_size is None:
+        head = latest_head()
+        if head is None:
+            raise NotFound("No tree head has been signed yet.", code="no_head")
+        return int(head.tree_size)
+    if not SignedTreeHead.objects.filter(tree_size=tree_size).exists():
+        raise NotFound(f"No signed tree head covers exactly {tree_size} entries.", code="no_head")
+    return tree_size
+
+
+def inclusion_proof(*, seq: int, tree_size: int) -> tuple[bytes, list[bytes]]:
+    """(leaf hash, PATH) of entry `seq` in the signed tree of `tree_size`, from O(log n) tiles."""
+    if not 1 <= seq <= tree_size:
+        raise NotFound(f"Entry {seq} is not in the tree of {tree_size} entries.", code="not_in_tree")
+    tree = ledger_tree(tree_size=tree_size)
+    try:
+        return tree.leaf(seq - 1), tree.inclusion_proof(seq - 1)
+    except MissingTile as error:
+        raise LedgerInconsistent(f"The ledger's tiles are incomplete: {error}.") from None
+
+
+def consistency_proof(*, first: int, second: int) -> list[bytes]:
+    """PROOF(first, second) between two signed trees, from O(log n) tiles."""
+    if first > second:
+        raise NotFound(f"No consistency proof from {first} entries back to {second}.", code="not_in_tree")
+    try:
+        return ledger_tree(tree_size=second).consistency_proof(first)
+    except MissingTile as error:
+        raise LedgerInconsistent(f"The ledger's tiles are incomplete: {error}.") from None

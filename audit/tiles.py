@@ -170,6 +170,10 @@ class TiledTree(ProofTree):
         self._cache.move_to_end(key)
         return self._cache[key]
 
+    def leaf(self, index: int) -> bytes:
+        """The leaf hash of leaf `index` (entry seq index + 1)."""
+        return self._complete(0, index)
+
     def _complete(self, level: int, index: int) -> bytes:
         tile_level, height = divmod(level, TILE_HEIGHT)
         first = index << height  # of the 2**height hashes of tile_level under this node
