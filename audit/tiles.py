@@ -14,12 +14,13 @@ of 247, which is what keeps an export of 10,000 entries spread over 50 million u
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from audit.merkle import HASH_SIZE, ProofTree, _subtree_root
+from audit.merkle import HASH_SIZE, NODE_PREFIX, ProofTree, _subtree_root
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT  # 256 hashes
@@ -51,10 +52,11 @@ Fetch = Callable[[set[TileKey]], Mapping[TileKey, Tile]]
 def tile_levels(hashes: bytes) -> list[list[bytes]]:
     """Levels 0 to 8 of a tile's own tree: the complete nodes over its hashes (level 8 holds the
     tile's root once it is full)."""
+    sha256, prefix = hashlib.sha256, NODE_PREFIX
     level = [hashes[at : at + HASH_SIZE] for at in range(0, len(hashes), HASH_SIZE)]
     levels = [level]
     for _ in range(TILE_HEIGHT):
-        level = [_subtree_root(level[at : at + 2]) for at in range(0, len(level) - 1, 2)]
+        level = [sha256(prefix + level[at] + level[at + 1]).digest() for at in range(0, len(level) - 1, 2)]
         levels.append(level)
     return levels
 
@@ -234,6 +236,18 @@ class TileBuilder:
         upper = self._edge.setdefault(level + 1, bytearray())
         upper += levels[TILE_HEIGHT][0]
         self._touched(level + 1, size_at_level >> TILE_HEIGHT)
+
+    def edge_tiles(self) -> dict[TileKey, Tile]:
+        """The partial tiles the tree ends in now (their inner nodes left out)."""
+        return {
+            (level, index): Tile(level, index, bytes(self._edge[level]), b"")
+            for level, index, _ in right_edge(self.size)
+        }
+
+    def root(self) -> bytes:
+        """MTH of the leaves so far, from the right edge."""
+        edge = self.edge_tiles()
+        return TiledTree(self.size, lambda keys: {key: edge[key] for key in keys if key in edge}).root()
 
     def changed(self) -> list[Tile]:
         """The tiles written or grown since the last call, with their inner nodes."""
