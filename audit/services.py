@@ -414,11 +414,13 @@ def sign_tree_head(*, trigger: str) -> tuple[SignedTreeHead, ProofTree]:
     return head, tree
 
 
-def build_tiles(*, progress: Callable[[int], None] = lambda n: None) -> int:
+def build_tiles(
+    *, chunk: int = tile_store.CATCH_UP_CHUNK, progress: Callable[[int], None] = lambda n: None
+) -> int:
     """Catch the tiles up with every sequenced entry (`manage.py build_ledger_tiles`), resumable,
     and check them against the last signed head; returns the tiled size."""
     sequence_pending()
-    size = _catch_up_tiles(upto=None, progress=progress)
+    size = _catch_up_tiles(upto=None, chunk=chunk, progress=progress)
     head = latest_head()
     if head is not None and head.tree_size <= size:
         root = tree_root(ledger_tree(tree_size=int(head.tree_size)))
@@ -430,9 +432,14 @@ def build_tiles(*, progress: Callable[[int], None] = lambda n: None) -> int:
     return size
 
 
-def _catch_up_tiles(*, upto: int | None, progress: Callable[[int], None] = lambda n: None) -> int:
+def _catch_up_tiles(
+    *,
+    upto: int | None,
+    chunk: int = tile_store.CATCH_UP_CHUNK,
+    progress: Callable[[int], None] = lambda n: None,
+) -> int:
     try:
-        return tile_store.catch_up(upto=upto, progress=progress)
+        return tile_store.catch_up(upto=upto, chunk=chunk, progress=progress)
     except (MissingTile, tile_store.GapInLedger) as error:
         raise LedgerInconsistent(f"The ledger's tiles cannot be extended: {error}.") from None
 

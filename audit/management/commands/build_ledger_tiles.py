@@ -8,7 +8,7 @@ from tqdm import tqdm
 
 from audit.selectors import LedgerInconsistent, last_seq
 from audit.services import build_tiles
-from audit.tile_store import tiled_size
+from audit.tile_store import CATCH_UP_CHUNK, tiled_size
 
 
 class Command(BaseCommand):
@@ -18,13 +18,23 @@ class Command(BaseCommand):
         "Then checks the tiles give the root of the last signed tree head."
     )
 
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--chunk",
+            type=int,
+            default=CATCH_UP_CHUNK,
+            help="entries a committed transaction (default 65536)",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["chunk"] < 1:
+            raise CommandError("--chunk must be at least 1")
         start = tiled_size()
         with tqdm(
             total=max(last_seq() - start, 0), unit=" entries", disable=options["verbosity"] == 0
         ) as bar:
             try:
-                size = build_tiles(progress=bar.update)
+                size = build_tiles(chunk=options["chunk"], progress=bar.update)
             except LedgerInconsistent as error:
                 raise CommandError(f"TILES NOT BUILT: {error.detail}", returncode=1) from None
         self.stdout.write(
