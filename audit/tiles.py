@@ -131,22 +131,22 @@ class TiledTree(ProofTree):
     """The tree of the first `size` leaves, read from tiles through `fetch` (a set of keys in, the
     stored tiles out), which are cached (least recently used first out) up to `cache_tiles`."""
 
-    def __init__(self, size: int, fetch: Fetch, *, cache_tiles: int = 4096) -> None:
+    def __init__(self, size: int, fetch: Fetch, *, cache_tiles: int = 4096, use_inner: bool = True) -> None:
         self.size = size
         self._fetch = fetch
         self._cache: OrderedDict[TileKey, Tile] = OrderedDict()
         self._cache_tiles = cache_tiles
         self.tiles_read = 0
-        self._use_inner = True
+        self._use_inner = use_inner
 
     def root(self, size: int | None = None) -> bytes:
         """MTH from the tiles' own hashes, never from their inner nodes: a head signs what a
         client of the tiles would compute (the right edge costs at most 255 hashes a level)."""
-        self._use_inner = False
+        use_inner, self._use_inner = self._use_inner, False
         try:
             return super().root(size)
         finally:
-            self._use_inner = True
+            self._use_inner = use_inner
 
     def prefetch(self, keys: Iterable[TileKey]) -> None:
         """Read the tiles not cached yet in one call (an export does this a chunk at a time)."""
