@@ -103,6 +103,10 @@ class ProofTree:
     """
 
     size: int
+    _edge_nodes: dict[tuple[int, int], bytes]
+
+    def __init__(self) -> None:
+        self._edge_nodes = {}
 
     def _complete(self, level: int, index: int) -> bytes:
         """The hash of the complete subtree of 2**level leaves starting at leaf index << level."""
@@ -167,8 +171,17 @@ class ProofTree:
         if size & (size - 1) == 0 and start % size == 0:
             level = size.bit_length() - 1
             return self._complete(level, start >> level)
+        # Not complete: on the right edge of a tree, where every proof of that tree passes; the
+        # O(log n) of them are remembered (an export proves thousands of entries in one tree).
+        key = (start, size)
+        if (known := self._edge_nodes.get(key)) is not None:
+            return known
         k = largest_power_of_two_below(size)
-        return node_hash(self._subtree(start, k), self._subtree(start + k, size - k))
+        node = node_hash(self._subtree(start, k), self._subtree(start + k, size - k))
+        if len(self._edge_nodes) > 4096:
+            self._edge_nodes.clear()
+        self._edge_nodes[key] = node
+        return node
 
 
 class MerkleTree(ProofTree):
@@ -180,6 +193,7 @@ class MerkleTree(ProofTree):
     """
 
     def __init__(self, leaf_hashes: bytes) -> None:
+        super().__init__()
         if len(leaf_hashes) % HASH_SIZE:
             raise ValueError("leaf hashes must be a concatenation of 32-byte hashes")
         self.size = len(leaf_hashes) // HASH_SIZE

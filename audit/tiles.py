@@ -132,8 +132,10 @@ class TiledTree(ProofTree):
     stored tiles out), which are cached (least recently used first out) up to `cache_tiles`."""
 
     def __init__(self, size: int, fetch: Fetch, *, cache_tiles: int = 4096, use_inner: bool = True) -> None:
+        super().__init__()
         self.size = size
         self._fetch = fetch
+        self._upper: dict[tuple[int, int], bytes] = {}  # complete nodes above the leaves' tiles
         self._cache: OrderedDict[TileKey, Tile] = OrderedDict()
         self._cache_tiles = cache_tiles
         self.tiles_read = 0
@@ -177,6 +179,17 @@ class TiledTree(ProofTree):
         return self._complete(0, index)
 
     def _complete(self, level: int, index: int) -> bytes:
+        if level < TILE_HEIGHT:
+            return self._in_tiles(level, index)
+        # Nodes above the leaves' tiles are shared by the proofs of many entries: remembered.
+        key = (level, index)
+        if (known := self._upper.get(key)) is None:
+            if len(self._upper) > 65_536:
+                self._upper.clear()
+            known = self._upper[key] = self._in_tiles(level, index)
+        return known
+
+    def _in_tiles(self, level: int, index: int) -> bytes:
         tile_level, height = divmod(level, TILE_HEIGHT)
         first = index << height  # of the 2**height hashes of tile_level under this node
         tile = self.tile(tile_level, first >> TILE_HEIGHT)

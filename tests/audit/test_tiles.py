@@ -51,7 +51,8 @@ def scratch_tiles(leaves: list[bytes]) -> dict[tuple[int, int], bytes]:
 def built_in_pieces(leaves: list[bytes], seed: int) -> dict[tuple[int, int], Tile]:
     """Tiles built as the ledger builds them: in pieces of random size, each piece resumed from
     the stored right edge only, as a new catch-up would."""
-    rng, stored, size = random.Random(seed), {}, 0
+    rng, size = random.Random(seed), 0
+    stored: dict[tuple[int, int], Tile] = {}
     while size < len(leaves):
         step = rng.choice([1, 3, 255, 256, 257, 1000, 70_000])
         edge = {level: stored[(level, index)].hashes for level, index, _ in right_edge(size)}
