@@ -159,7 +159,7 @@ def test_tampered_inner_nodes_are_caught_by_verify_ledger() -> None:
     append(300)
     sign_tree_head(trigger=SignedTreeHead.Trigger.SCHEDULE)
     behind_the_triggers_back(
-        'UPDATE audit_ledgertile SET inner = %s WHERE level = 0 AND "index" = 0',
+        'UPDATE audit_ledgertile SET "inner" = %s WHERE level = 0 AND "index" = 0',
         [b"\x07" * 30 * 32],
         table="audit_ledgertile",
     )
