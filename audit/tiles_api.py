@@ -126,14 +126,23 @@ class TileView(LogView):
         return response
 
 
+SIZE_LIMIT = 2**63 - 1  # a bigint: larger values would reach the database and overflow there
+
+
 class InclusionIn(serializers.Serializer):  # type: ignore[type-arg]
-    seq = serializers.IntegerField(min_value=1)
-    tree_size = serializers.IntegerField(min_value=1, required=False, help_text="a signed head's size")
+    seq = serializers.IntegerField(min_value=1, max_value=SIZE_LIMIT)
+    tree_size = serializers.IntegerField(
+        min_value=1, max_value=SIZE_LIMIT, required=False, help_text="a signed head's size"
+    )
 
 
 class ConsistencyIn(serializers.Serializer):  # type: ignore[type-arg]
-    first = serializers.IntegerField(min_value=0, help_text="an earlier signed head's size")
-    second = serializers.IntegerField(min_value=0, required=False, help_text="default: the latest")
+    first = serializers.IntegerField(
+        min_value=0, max_value=SIZE_LIMIT, help_text="an earlier signed head's size"
+    )
+    second = serializers.IntegerField(
+        min_value=0, max_value=SIZE_LIMIT, required=False, help_text="default: the latest"
+    )
 
 
 def _query(serializer: type[serializers.Serializer], request: Request) -> dict[str, Any]:  # type: ignore[type-arg]
