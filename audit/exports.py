@@ -7,9 +7,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from django.db.models import QuerySet
@@ -17,9 +18,10 @@ from django.db.models import QuerySet
 from audit import export_format, signing
 from audit.canonical import entry_fields, timestamp
 from audit.keys import signing_key
-from audit.merkle import MerkleTree
+from audit.merkle import ProofTree
 from audit.models import LedgerEntry, LedgerExport
-from audit.selectors import LedgerInconsistent, ledger_tree
+from audit.selectors import LedgerInconsistent, ledger_tree, tree_root
+from audit.tiles import MissingTile, TiledTree, inclusion_tiles
 
 CHUNK = 2000
 
@@ -96,31 +98,42 @@ def _stored_moment(text: str) -> datetime:
     return datetime.fromisoformat(export_format.in_time_order(text))
 
 
-def proven_tree(export: LedgerExport) -> MerkleTree:
-    """The tree of the export's head, rebuilt from the ledger; refused if it no longer gives the
-    signed root (entries or leaf hashes changed since the head was signed)."""
+def proven_tree(export: LedgerExport) -> ProofTree:
+    """The tree of the export's head, read from the tiles (its right edge); refused if it no
+    longer gives the signed root (tiles changed since the head was signed)."""
     tree = ledger_tree(tree_size=export.head.tree_size)
-    if tree.root() != bytes(export.head.root_hash):
+    if tree_root(tree) != bytes(export.head.root_hash):
         raise LedgerInconsistent(
             "The ledger no longer gives the root of this export's signed head: it was altered."
         )
     return tree
 
 
-def _lines(
-    filters: ExportFilters, tree: MerkleTree, line: Callable[[dict[str, Any], list[bytes]], bytes]
-) -> Iterator[bytes]:
-    for entry in filters.entries(tree_size=tree.size).iterator(chunk_size=CHUNK):
-        yield line(entry_fields(entry), tree.inclusion_proof(int(entry.seq) - 1))
+def _records(filters: ExportFilters, tree: ProofTree) -> Iterator[tuple[dict[str, Any], list[bytes]]]:
+    """(hashed fields, inclusion proof) of each selected entry. A chunk of entries at a time, the
+    tiles their proofs need are read in one query first: an export of k entries reads those k
+    entries and O(k log n) tiles, never the whole ledger."""
+    rows = filters.entries(tree_size=tree.size).iterator(chunk_size=CHUNK)
+    while chunk := list(islice(rows, CHUNK)):
+        if isinstance(tree, TiledTree):
+            tree.prefetch(key for entry in chunk for key in inclusion_tiles(int(entry.seq) - 1, tree.size))
+        for entry in chunk:
+            try:
+                proof = tree.inclusion_proof(int(entry.seq) - 1)
+            except MissingTile as error:
+                raise LedgerInconsistent(f"The ledger's tiles are incomplete: {error}.") from None
+            yield entry_fields(entry), proof
 
 
-def jsonl(filters: ExportFilters, tree: MerkleTree) -> Iterator[bytes]:
-    yield from _lines(filters, tree, export_format.jsonl_line)
+def jsonl(filters: ExportFilters, tree: ProofTree) -> Iterator[bytes]:
+    for fields, proof in _records(filters, tree):
+        yield export_format.jsonl_line(fields, proof)
 
 
-def csv(filters: ExportFilters, tree: MerkleTree) -> Iterator[bytes]:
+def csv(filters: ExportFilters, tree: ProofTree) -> Iterator[bytes]:
     yield export_format.csv_header()
-    yield from _lines(filters, tree, export_format.csv_line)
+    for fields, proof in _records(filters, tree):
+        yield export_format.csv_line(fields, proof)
 
 
 GENERATORS = {export_format.JSONL_NAME: jsonl, export_format.CSV_NAME: csv}
@@ -132,6 +145,25 @@ def digest(chunks: Iterator[bytes]) -> dict[str, Any]:
         sha256.update(chunk)
         size += len(chunk)
     return {"sha256": sha256.hexdigest(), "bytes": size}
+
+
+def digests(filters: ExportFilters, tree: ProofTree) -> dict[str, dict[str, Any]]:
+    """The digest of each file, entries and proofs read once for both (as GENERATORS spell them)."""
+    jsonl_sha, csv_sha = hashlib.sha256(), hashlib.sha256()
+    header = export_format.csv_header()
+    csv_sha.update(header)
+    jsonl_bytes, csv_bytes = 0, len(header)
+    for fields, proof in _records(filters, tree):
+        line = export_format.jsonl_line(fields, proof)
+        jsonl_sha.update(line)
+        jsonl_bytes += len(line)
+        line = export_format.csv_line(fields, proof)
+        csv_sha.update(line)
+        csv_bytes += len(line)
+    return {
+        export_format.JSONL_NAME: {"sha256": jsonl_sha.hexdigest(), "bytes": jsonl_bytes},
+        export_format.CSV_NAME: {"sha256": csv_sha.hexdigest(), "bytes": csv_bytes},
+    }
 
 
 def manifest(export: LedgerExport) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """The live ledger checked end to end: every entry's leaf hash recomputed from its columns, seq
-gapless, and every stored signed head's root recomputed from those leaves and its signature
-checked, in tree-size order. Two heads whose roots both equal the MTH of the same verified leaves
-are consistent with each other (a consistency proof is what a verifier without the leaves needs).
+gapless, every stored tile recomputed from those leaves (its hashes and its inner nodes), and
+every stored signed head's root recomputed from them and its signature checked, in tree-size
+order. Streaming: a chunk of entries and a batch of tiles a level at a time. Two heads whose roots
+both equal the MTH of the same verified leaves are consistent with each other (a consistency proof
+is what a verifier without the leaves needs).
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from django.db import connection
 
 from audit.canonical import COLUMNS, canonical_bytes, entry_fields, hashed_fields, leaf_hash
 from audit.keys import public_key
-from audit.merkle import TreeHeadBuilder
-from audit.models import LedgerEntry, SignedTreeHead
+from audit.models import LedgerEntry, LedgerTile, SignedTreeHead
 from audit.selectors import last_seq
 from audit.signing import key_id
+from audit.tile_store import tiled_size
+from audit.tiles import TILE_HEIGHT, TILE_WIDTH, Tile, TileBuilder, inner_nodes, tile_path
 
 CHUNK = 5000
 
@@ -43,10 +46,14 @@ def check_ledger(*, progress: Callable[[int], None] = lambda n: None) -> LedgerC
     key = public_key()
     heads = list(SignedTreeHead.objects.order_by("tree_size", "timestamp_ms", "id"))
     checked_heads, previous = 0, None
-    builder = TreeHeadBuilder()
+    tiled = tiled_size()
+    builder = TileBuilder(0, {})
+    stored = StoredTiles()
 
     def check_heads_up_to(size: int) -> LedgerCheck | None:
         nonlocal checked_heads, previous
+        if failure := check_tiles(size):
+            return failure
         while checked_heads < len(heads) and heads[checked_heads].tree_size == size:
             head = heads[checked_heads]
             signed = head.as_signed()
@@ -59,6 +66,8 @@ def check_ledger(*, progress: Callable[[int], None] = lambda n: None) -> LedgerC
                     after,
                     len(heads),
                 )
+            if size > tiled:
+                return _bad(size, f"the tiles end at {tiled} entries, before {where}", tiled + 1, len(heads))
             if head.key_id != key_id(key) or not signed.verify(key):
                 return _bad(size, f"{where} is not signed by the ledger's key: forged", None, len(heads))
             if previous is not None and head.timestamp_ms < previous.timestamp_ms:
@@ -67,20 +76,35 @@ def check_ledger(*, progress: Callable[[int], None] = lambda n: None) -> LedgerC
             checked_heads += 1
         return None
 
+    def check_tiles(size: int) -> LedgerCheck | None:
+        """Every tile completed so far, and at the tiled size the partial ones, as stored."""
+        for tile in builder.changed():
+            if (
+                tile.width == TILE_WIDTH
+                and (tile.index + 1) * TILE_WIDTH << (TILE_HEIGHT * tile.level) <= tiled
+            ):
+                if problem := stored.mismatch(tile):
+                    return _bad(size, problem, _first_seq(tile), len(heads))
+        if size == tiled:
+            for tile in builder.edge_tiles().values():
+                if problem := stored.mismatch(tile, partial=True):
+                    return _bad(size, problem, _first_seq(tile), len(heads))
+        return None
+
     if failure := check_heads_up_to(0):
         return failure
-    sizes = sorted({int(head.tree_size) for head in heads if head.tree_size > 0})
+    sizes = sorted({int(head.tree_size) for head in heads if head.tree_size > 0} | ({tiled} - {0}))
     upcoming = iter(sizes)
     next_head = next(upcoming, None)
     for chunk in _chunks():
         start = builder.size
         bad, good = None, len(chunk)
-        for n, (seq, leaf, stored) in enumerate(chunk):
+        for n, (seq, leaf, stored_leaf) in enumerate(chunk):
             if seq != start + n + 1:
                 missing = start + n + 1
                 problem = f"entry {missing} is missing: seq jumps to {seq}"
                 bad = _bad(missing - 1, problem, missing, len(heads))
-            elif leaf != stored:
+            elif leaf != stored_leaf:
                 problem = f"entry {seq} was altered: its fields no longer give its leaf hash"
                 bad = _bad(seq - 1, problem, seq, len(heads))
             if bad:
@@ -89,24 +113,62 @@ def check_ledger(*, progress: Callable[[int], None] = lambda n: None) -> LedgerC
         leaves = [leaf for _, leaf, _ in chunk[:good]]
         # Heads within the chunk are checked at their exact sizes, before any later bad entry.
         while next_head is not None and next_head <= start + good:
-            builder.extend(leaves[builder.size - start : next_head - start])
+            builder.extend(b"".join(leaves[builder.size - start : next_head - start]))
             if failure := check_heads_up_to(next_head):
                 return failure
             next_head = next(upcoming, None)
-        builder.extend(leaves[builder.size - start :])
+        builder.extend(b"".join(leaves[builder.size - start :]))
+        if failure := check_tiles(-1):
+            return failure
         progress(good)
         if bad:
             return bad
-    if checked_heads < len(heads):
-        head = heads[checked_heads]
+    if checked_heads < len(heads) or (next_head is not None and next_head == tiled):
+        size = int(heads[checked_heads].tree_size) if checked_heads < len(heads) else tiled
+        what = "a head was signed" if checked_heads < len(heads) else "tiles were built"
         return _bad(
             builder.size,
-            f"a head was signed for {head.tree_size} entries, the ledger ends at {builder.size}: "
-            "entries were removed",
+            f"{what} for {size} entries, the ledger ends at {builder.size}: entries were removed",
             builder.size + 1,
             len(heads),
         )
     return LedgerCheck(entries=builder.size, heads=len(heads))
+
+
+def _first_seq(tile: Tile) -> int:
+    return tile.index * TILE_WIDTH * (TILE_WIDTH**tile.level) + 1
+
+
+class StoredTiles:
+    """The stored tiles, read level by level in index order, a batch at a time (flat memory)."""
+
+    BATCH = 1024
+
+    def __init__(self) -> None:
+        self._batches: dict[int, tuple[int, dict[int, tuple[bytes, bytes]]]] = {}
+
+    def get(self, level: int, index: int) -> tuple[bytes, bytes] | None:
+        first, batch = self._batches.get(level, (-self.BATCH, {}))
+        if not first <= index < first + self.BATCH:
+            rows = LedgerTile.objects.filter(level=level, index__gte=index, index__lt=index + self.BATCH)
+            columns = rows.values_list("index", "hashes", "inner")
+            first, batch = index, {int(i): (bytes(h), bytes(inner)) for i, h, inner in columns}
+            self._batches[level] = (first, batch)
+        return batch.get(index)
+
+    def mismatch(self, tile: Tile, *, partial: bool = False) -> str | None:
+        """Why the stored tile differs from `tile` recomputed from the entries, or None."""
+        name = tile_path(tile.level, tile.index, tile.width)
+        stored = self.get(tile.level, tile.index)
+        if stored is None:
+            return f"tile {name} is missing"
+        hashes, inner = stored
+        if hashes != tile.hashes:
+            return f"tile {name} does not match the entries under it: the tile was altered"
+        # A full tile comes with the inner nodes its hashing gave (no second hashing of it).
+        if inner != (tile.inner if tile.width == TILE_WIDTH else inner_nodes(hashes)):
+            return f"tile {name}'s inner nodes do not match its hashes: altered"
+        return None
 
 
 def _bad(entries: int, problem: str, first_bad_seq: int | None, heads: int) -> LedgerCheck:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import os
 import stat
 import tempfile
@@ -22,6 +23,14 @@ _GROUP_OTHER_RW = stat.S_IRGRP | stat.S_IWGRP | stat.S_IROTH | stat.S_IWOTH
 
 class SigningKeyError(ImproperlyConfigured):
     pass
+
+
+def ledger_origin() -> str:
+    """The checkpoints' origin line and key name: LEDGER_ORIGIN, else one derived from the key."""
+    if settings.LEDGER_ORIGIN:
+        return str(settings.LEDGER_ORIGIN)
+    raw = public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return f"vault-ledger/{hashlib.sha256(raw).hexdigest()[:16]}"
 
 
 def signing_key() -> Ed25519PrivateKey:

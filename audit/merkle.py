@@ -95,35 +95,22 @@ def tree_head(leaf_hashes: Iterable[bytes]) -> bytes:
     return builder.root()
 
 
-class MerkleTree:
-    """A tree of n leaves that answers MTH, PATH and PROOF for any size up to n.
-
-    Every complete, aligned subtree hash is computed once and kept, level by level, each level one
-    bytes object (32 bytes a node): a million leaves take 64 MB, and any proof then costs
-    O(log n) look-ups plus O(log n) hashes for the right edge.
+class ProofTree:
+    """MTH, PATH and PROOF (RFC 9162 section 2.1) for any size up to `size`, from the hashes of
+    complete, aligned subtrees (`_complete`), which each kind of tree keeps its own way: in
+    memory (MerkleTree) or as stored tiles (audit/tiles.py). Every method walks RFC 9162's
+    recursion and looks up O(log n) complete subtrees, plus O(log n) hashes for the right edge.
     """
 
-    def __init__(self, leaf_hashes: bytes) -> None:
-        if len(leaf_hashes) % HASH_SIZE:
-            raise ValueError("leaf hashes must be a concatenation of 32-byte hashes")
-        self.size = len(leaf_hashes) // HASH_SIZE
-        self._levels = [leaf_hashes]
-        level = leaf_hashes
-        sha256, pair = hashlib.sha256, 2 * HASH_SIZE
-        while len(level) >= pair:
-            parents = bytearray()  # grown in place: no list of a million small bytes objects
-            view = memoryview(level)
-            for at in range(0, len(level) // pair * pair, pair):
-                parents += sha256(NODE_PREFIX + view[at : at + pair]).digest()
-            level = bytes(parents)
-            self._levels.append(level)
+    size: int
+    _edge_nodes: dict[tuple[int, int], bytes]
 
-    @classmethod
-    def from_leaves(cls, leaf_hashes: Iterable[bytes]) -> MerkleTree:
-        return cls(b"".join(leaf_hashes))
+    def __init__(self) -> None:
+        self._edge_nodes = {}
 
-    def leaf(self, index: int) -> bytes:
-        return self._levels[0][index * HASH_SIZE : (index + 1) * HASH_SIZE]
+    def _complete(self, level: int, index: int) -> bytes:
+        """The hash of the complete subtree of 2**level leaves starting at leaf index << level."""
+        raise NotImplementedError
 
     def root(self, size: int | None = None) -> bytes:
         """MTH of the first `size` leaves (all of them by default)."""
@@ -183,10 +170,54 @@ class MerkleTree:
         aligned (looked up), or on the right edge of a tree (split as MTH does)."""
         if size & (size - 1) == 0 and start % size == 0:
             level = size.bit_length() - 1
-            at = start // size * HASH_SIZE
-            return self._levels[level][at : at + HASH_SIZE]
+            return self._complete(level, start >> level)
+        # Not complete: on the right edge of a tree, where every proof of that tree passes; the
+        # O(log n) of them are remembered (an export proves thousands of entries in one tree).
+        key = (start, size)
+        if (known := self._edge_nodes.get(key)) is not None:
+            return known
         k = largest_power_of_two_below(size)
-        return node_hash(self._subtree(start, k), self._subtree(start + k, size - k))
+        node = node_hash(self._subtree(start, k), self._subtree(start + k, size - k))
+        if len(self._edge_nodes) > 4096:
+            self._edge_nodes.clear()
+        self._edge_nodes[key] = node
+        return node
+
+
+class MerkleTree(ProofTree):
+    """A tree of n leaves held in memory.
+
+    Every complete, aligned subtree hash is computed once and kept, level by level, each level one
+    bytes object (32 bytes a node): a million leaves take 64 MB. For small trees and tests; the
+    ledger itself keeps its tree as stored tiles (audit/tiles.py).
+    """
+
+    def __init__(self, leaf_hashes: bytes) -> None:
+        super().__init__()
+        if len(leaf_hashes) % HASH_SIZE:
+            raise ValueError("leaf hashes must be a concatenation of 32-byte hashes")
+        self.size = len(leaf_hashes) // HASH_SIZE
+        self._levels = [leaf_hashes]
+        level = leaf_hashes
+        sha256, pair = hashlib.sha256, 2 * HASH_SIZE
+        while len(level) >= pair:
+            parents = bytearray()  # grown in place: no list of a million small bytes objects
+            view = memoryview(level)
+            for at in range(0, len(level) // pair * pair, pair):
+                parents += sha256(NODE_PREFIX + view[at : at + pair]).digest()
+            level = bytes(parents)
+            self._levels.append(level)
+
+    @classmethod
+    def from_leaves(cls, leaf_hashes: Iterable[bytes]) -> MerkleTree:
+        return cls(b"".join(leaf_hashes))
+
+    def leaf(self, index: int) -> bytes:
+        return self._levels[0][index * HASH_SIZE : (index + 1) * HASH_SIZE]
+
+    def _complete(self, level: int, index: int) -> bytes:
+        at = index * HASH_SIZE
+        return self._levels[level][at : at + HASH_SIZE]
 
 
 def verify_inclusion(

@@ -114,3 +114,24 @@ class LedgerExport(models.Model):
 
     def __str__(self) -> str:
         return f"export {self.id} ({self.entry_count} entries)"
+
+
+class LedgerTile(models.Model):
+    """One hash tile of the ledger's Merkle tree (C2SP tlog-tiles; audit/tiles.py): up to 256
+    hashes of Merkle level 8 * `level`. The right edge of each level is a partial tile that grows
+    in place as entries are sequenced, always by appending (audit/tile_store.py); `inner` caches
+    the tile's own nodes of levels 4 to 7 for proofs."""
+
+    id = models.BigAutoField(primary_key=True)
+    level = models.PositiveSmallIntegerField()
+    index = models.PositiveBigIntegerField()
+    width = models.PositiveSmallIntegerField()  # len(hashes) // 32, 1..256
+    hashes = models.BinaryField()
+    inner = models.BinaryField()
+
+    class Meta:
+        ordering = ["level", "index"]
+        constraints = [models.UniqueConstraint(fields=["level", "index"], name="audit_tile_level_index")]
+
+    def __str__(self) -> str:
+        return f"tile {self.level}/{self.index} ({self.width} hashes)"

@@ -5,14 +5,18 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from django.db import connection
 from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncWeek
 
+from audit import signed_note, tile_store
 from audit.canonical import canonical_bytes, entry_fields, leaf_hash
-from audit.merkle import MerkleTree
+from audit.keys import ledger_origin, signing_key
+from audit.merkle import HASH_SIZE, ProofTree
 from audit.models import LedgerEntry, LedgerExport, SignedTreeHead
-from core.errors import DomainError
+from audit.signed_note import Checkpoint
+from audit.tile_store import fetch_tiles, tiled_size
+from audit.tiles import MissingTile, TiledTree, tile_width_in
+from core.errors import DomainError, NotFound
 
 
 def entries(
@@ -56,46 +60,26 @@ def last_seq() -> int:
     return int(LedgerEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0)
 
 
-def ledger_tree(*, tree_size: int) -> MerkleTree:
-    """The Merkle tree of the stored leaf hashes of seq 1..tree_size (committed entries are always
-    a prefix of seq: appends hold the ledger lock until they commit)."""
-    if connection.vendor == "postgresql":
-        return _ledger_tree_in_one_row(tree_size)
-    leaves = bytearray()
-    expected = 1
-    rows = LedgerEntry.objects.filter(seq__lte=tree_size).order_by("seq").values_list("seq", "leaf_hash")
-    for seq, leaf in rows.iterator(chunk_size=10_000):
-        if seq != expected:
-            raise LedgerInconsistent(f"The ledger has no entry {expected}: seq jumps to {seq}.")
-        leaves += leaf
-        expected += 1
-    if expected != tree_size + 1:
-        raise LedgerInconsistent(f"The ledger has no entry {expected}.")
-    return MerkleTree(bytes(leaves))
-
-
-def _ledger_tree_in_one_row(tree_size: int) -> MerkleTree:
-    """PostgreSQL concatenates the leaf hashes itself (32 MB for a million entries, one row): ten
-    times faster than a row per entry. seq is unique and positive, so n rows whose largest seq
-    is n are exactly 1..n."""
-    import psycopg
-
-    connection.ensure_connection()
-    # A binary result: the hashes arrive as 32 MB of bytes, not 64 MB of hex to decode.
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(
-            "SELECT count(*), coalesce(max(seq), 0), string_agg(leaf_hash, ''::bytea ORDER BY seq) "
-            "FROM audit_ledgerentry WHERE seq <= %s",
-            [tree_size],
-            binary=True,
-        )
-        count, last, leaves = cursor.fetchone() or (0, 0, None)
-    leaves = leaves or b""
-    if count != tree_size or last != tree_size or len(leaves) != 32 * tree_size:
+def ledger_tree(*, tree_size: int) -> TiledTree:
+    """The Merkle tree of entries seq 1..tree_size, read from the stored tiles, which must cover
+    it (`tile_store.catch_up`); its root is checked here, so a missing or short tile is refused
+    before anything is built on it. Reads only the right edge of the tree."""
+    if tiled_size() < tree_size:
         raise LedgerInconsistent(
-            f"The ledger does not hold every entry from 1 to {tree_size} ({count} found, the last {last})."
+            f"The ledger's tiles cover {tiled_size()} entries, not {tree_size}: "
+            "run manage.py build_ledger_tiles."
         )
-    return MerkleTree(leaves)
+    tree = tile_store.tree(tree_size)
+    tree_root(tree)
+    return tree
+
+
+def tree_root(tree: ProofTree, size: int | None = None) -> bytes:
+    """The tree's root at `size`; LedgerInconsistent if a tile it needs is missing or short."""
+    try:
+        return tree.root(size)
+    except MissingTile as error:
+        raise LedgerInconsistent(f"The ledger's tiles are incomplete: {error}.") from None
 
 
 def latest_head() -> SignedTreeHead | None:
@@ -129,3 +113,57 @@ def accesses_per_week(*, now: datetime, weeks: int = 12) -> list[tuple[datetime,
 def recent_exports(*, limit: int) -> QuerySet[LedgerExport]:
     """The latest exports, newest first, with who made them and their head."""
     return LedgerExport.objects.select_related("created_by", "head").order_by("-created_at")[:limit]
+
+
+def signed_checkpoint(head: SignedTreeHead) -> str:
+    """The head as a C2SP checkpoint, signed as a note with the ledger's key (Ed25519 signatures
+    are deterministic: the same head always gives the same bytes)."""
+    checkpoint = Checkpoint(
+        origin=ledger_origin(), tree_size=int(head.tree_size), root_hash=bytes(head.root_hash)
+    )
+    return signed_note.signed_checkpoint(checkpoint, signing_key())
+
+
+def served_tile(*, level: int, index: int, width: int) -> bytes | None:
+    """The tile (level, index) of `width` hashes as tlog-tiles serves it, if the latest signed
+    head's tree holds that many (tiles past the last signed head are not published); else None."""
+    head = latest_head()
+    if head is None or width > tile_width_in(int(head.tree_size), level, index):
+        return None
+    tile = fetch_tiles({(level, index)}).get((level, index))
+    if tile is None or tile.width < width:
+        raise LedgerInconsistent(f"The signed tree's tile {level}/{index} is not stored.")
+    return tile.hashes[: width * HASH_SIZE]
+
+
+def signed_size(tree_size: int | None) -> int:
+    """`tree_size` if a head of that size was signed (the latest head's size if None), else NotFound."""
+    if tree_size is None:
+        head = latest_head()
+        if head is None:
+            raise NotFound("No tree head has been signed yet.", code="no_head")
+        return int(head.tree_size)
+    if not SignedTreeHead.objects.filter(tree_size=tree_size).exists():
+        raise NotFound(f"No signed tree head covers exactly {tree_size} entries.", code="no_head")
+    return tree_size
+
+
+def inclusion_proof(*, seq: int, tree_size: int) -> tuple[bytes, list[bytes]]:
+    """(leaf hash, PATH) of entry `seq` in the signed tree of `tree_size`, from O(log n) tiles."""
+    if not 1 <= seq <= tree_size:
+        raise NotFound(f"Entry {seq} is not in the tree of {tree_size} entries.", code="not_in_tree")
+    tree = ledger_tree(tree_size=tree_size)
+    try:
+        return tree.leaf(seq - 1), tree.inclusion_proof(seq - 1)
+    except MissingTile as error:
+        raise LedgerInconsistent(f"The ledger's tiles are incomplete: {error}.") from None
+
+
+def consistency_proof(*, first: int, second: int) -> list[bytes]:
+    """PROOF(first, second) between two signed trees, from O(log n) tiles."""
+    if first > second:
+        raise NotFound(f"No consistency proof from {first} entries back to {second}.", code="not_in_tree")
+    try:
+        return ledger_tree(tree_size=second).consistency_proof(first)
+    except MissingTile as error:
+        raise LedgerInconsistent(f"The ledger's tiles are incomplete: {error}.") from None

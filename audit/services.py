@@ -25,7 +25,7 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -34,13 +34,14 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from audit import exports, signing
+from audit import exports, signing, tile_store
 from audit.canonical import COLUMNS, canonical_bytes, hashed_fields, leaf_hash, split_at_seq
 from audit.exports import ExportFilters
 from audit.keys import signing_key
-from audit.merkle import MerkleTree
+from audit.merkle import ProofTree
 from audit.models import LedgerEntry, LedgerExport, SignedTreeHead
-from audit.selectors import LedgerInconsistent, last_seq, latest_head, ledger_tree
+from audit.selectors import LedgerInconsistent, last_seq, latest_head, ledger_tree, tree_root
+from audit.tiles import MissingTile
 from core.errors import InvalidInput
 from core.rows import column_of
 
@@ -368,31 +369,38 @@ def _uuid(value: uuid.UUID | str | None) -> uuid.UUID | None:
     return uuid.UUID(str(value))
 
 
-def sign_tree_head(*, trigger: str) -> tuple[SignedTreeHead, MerkleTree]:
+def sign_tree_head(*, trigger: str) -> tuple[SignedTreeHead, ProofTree]:
     """Sign the tree head of every committed entry now; returns the head and its tree.
 
-    Refuses (LedgerInconsistent) to sign leaves that no longer give the last signed head's root:
-    a new head must never launder a rewritten history. Signers are serialised, so heads grow in
-    tree size and time together. The leaves are read without the ledger lock: appends go on.
+    The tiles are caught up with the new entries first (audit/tile_store.py), in the signing
+    transaction for the last of them, so no head is signed over missing tiles; the root is then
+    read from the right edge of the tiles only, never from the whole ledger. Refuses
+    (LedgerInconsistent) when the tiles no longer give the last signed head's root: a new head
+    must never launder a rewritten history (entries rewritten under the tiles are what
+    `verify_ledger` finds). Signers are serialised, so heads grow in tree size and time together.
+    The entries are read without the ledger lock: appends go on.
     """
     key = signing_key()  # a missing or unsafe key fails before any work
     sequence_pending()  # entries queued by an appender that died before moving them
+    _catch_up_tiles(upto=None)  # a backlog (a ledger from before tiles) in resumable chunks
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [HEADS_LOCK_KEY])
-        tree = ledger_tree(tree_size=last_seq())
+        size = last_seq()
+        _catch_up_tiles(upto=size)
+        tree = ledger_tree(tree_size=size)
         previous = latest_head()
         timestamp_ms = (timezone.now() - _EPOCH) // timedelta(milliseconds=1)
         if previous is not None:
-            if tree.root(previous.tree_size) != bytes(previous.root_hash):
+            if tree_root(tree, int(previous.tree_size)) != bytes(previous.root_hash):
                 raise LedgerInconsistent(
-                    f"The stored entries 1 to {previous.tree_size} no longer give the root of the head "
-                    f"signed at {previous.signed_at:%Y-%m-%d %H:%M:%S} UTC: the ledger was altered."
+                    f"The stored tiles of entries 1 to {previous.tree_size} no longer give the root of the "
+                    f"head signed at {previous.signed_at:%Y-%m-%d %H:%M:%S} UTC: the ledger was altered."
                 )
             timestamp_ms = max(timestamp_ms, previous.timestamp_ms)  # a clock stepping back
         signed = signing.sign_tree_head(
-            key, tree_size=tree.size, root_hash=tree.root(), timestamp_ms=timestamp_ms
+            key, tree_size=tree.size, root_hash=tree_root(tree), timestamp_ms=timestamp_ms
         )
         head = SignedTreeHead.objects.create(
             tree_size=signed.tree_size,
@@ -404,6 +412,36 @@ def sign_tree_head(*, trigger: str) -> tuple[SignedTreeHead, MerkleTree]:
             trigger=trigger,
         )
     return head, tree
+
+
+def build_tiles(
+    *, chunk: int = tile_store.CATCH_UP_CHUNK, progress: Callable[[int], None] = lambda n: None
+) -> int:
+    """Catch the tiles up with every sequenced entry (`manage.py build_ledger_tiles`), resumable,
+    and check them against the last signed head; returns the tiled size."""
+    sequence_pending()
+    size = _catch_up_tiles(upto=None, chunk=chunk, progress=progress)
+    head = latest_head()
+    if head is not None and head.tree_size <= size:
+        root = tree_root(ledger_tree(tree_size=int(head.tree_size)))
+        if root != bytes(head.root_hash):
+            raise LedgerInconsistent(
+                f"The tiles built from entries 1 to {head.tree_size} do not give the root of the head "
+                f"signed at {head.signed_at:%Y-%m-%d %H:%M:%S} UTC: the ledger was altered."
+            )
+    return size
+
+
+def _catch_up_tiles(
+    *,
+    upto: int | None,
+    chunk: int = tile_store.CATCH_UP_CHUNK,
+    progress: Callable[[int], None] = lambda n: None,
+) -> int:
+    try:
+        return tile_store.catch_up(upto=upto, chunk=chunk, progress=progress)
+    except (MissingTile, tile_store.GapInLedger) as error:
+        raise LedgerInconsistent(f"The ledger's tiles cannot be extended: {error}.") from None
 
 
 def create_export(*, user: Any, filters: ExportFilters, since_head: int | None = None) -> LedgerExport:
@@ -438,7 +476,7 @@ def create_export(*, user: Any, filters: ExportFilters, since_head: int | None =
     if previous is not None and previous.tree_size > head.tree_size:
         previous = None  # cannot happen (heads only grow); never claim a backwards proof
     proof = tree.consistency_proof(int(previous.tree_size)) if previous else []
-    files = {name: exports.digest(generate(filters, tree)) for name, generate in exports.GENERATORS.items()}
+    files = exports.digests(filters, tree)
     return LedgerExport.objects.create(
         id=export_id,
         created_at=event.recorded_at,

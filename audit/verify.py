@@ -8,6 +8,9 @@ and selected by the manifest's filters, that there are as many as the manifest c
 unfiltered export: every seq from 1 to the head's size), and that the previous head is consistent
 with the export's head. With --earlier MANIFEST (the manifest of an earlier export, this one
 made with since_head=<that export's head size>), also that the ledger only grew in between.
+With --checkpoint CHECKPOINT (the C2SP checkpoint served at /api/v1/audit/checkpoint), also checks
+its signed note against PUBLIC_KEY and that it names the export's head; or alone:
+python -m audit.verify --checkpoint CHECKPOINT PUBLIC_KEY.
 Exit status: 0 verified, 1 any check failed, 2 unreadable input.
 """
 
@@ -24,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from audit import export_format, signing
+from audit import export_format, signed_note, signing
 from audit.canonical import canonical_bytes, leaf_hash
 from audit.merkle import verify_consistency, verify_inclusion
 
@@ -185,12 +188,50 @@ def check_earlier(manifest_path: Path, earlier_path: Path, key_path: Path) -> li
     return problems
 
 
+def check_checkpoint(
+    checkpoint_path: Path, key_path: Path, manifest_path: Path | None = None
+) -> tuple[list[str], str]:
+    """(problems, summary) of a C2SP checkpoint (GET /api/v1/audit/checkpoint): a signed note by
+    the ledger's key under its origin; with a manifest, also the same tree as the manifest's head."""
+    try:
+        key = signing.load_public_key(key_path.read_bytes())
+    except (OSError, ValueError, KeyError) as error:
+        raise Unreadable(f"cannot read the public key {key_path}: {error}") from None
+    try:
+        note = checkpoint_path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise Unreadable(f"cannot read the checkpoint {checkpoint_path}: {error}") from None
+    try:
+        checkpoint = signed_note.open_checkpoint(note, key)
+    except signed_note.MalformedNote as error:
+        raise Unreadable(f"the checkpoint {checkpoint_path} is malformed: {error}") from None
+    except ValueError as error:
+        return [f"the checkpoint is not signed by this public key: {error}"], ""
+    problems = []
+    if manifest_path is not None:
+        head = signing.TreeHead.from_json(json.loads(manifest_path.read_bytes())["head"])
+        if (head.tree_size, head.root_hash) != (checkpoint.tree_size, checkpoint.root_hash):
+            problems.append(
+                f"the checkpoint's tree ({checkpoint.tree_size} entries, root "
+                f"{checkpoint.root_hash.hex()[:16]}…) is not the export's head ({head.tree_size} entries, "
+                f"root {head.root_hash.hex()[:16]}…)"
+            )
+    summary = (
+        f"checkpoint of {checkpoint.origin}: {checkpoint.tree_size} entries, root "
+        f"{checkpoint.root_hash.hex()[:16]}…, signed by the key"
+    )
+    return problems, summary
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m audit.verify", description=__doc__.split("\n\n")[0])
-    parser.add_argument("export", type=Path, help="entries.jsonl or entries.csv")
-    parser.add_argument("manifest", type=Path, help="the export's manifest.json")
     parser.add_argument(
-        "public_key", type=Path, help="the ledger's Ed25519 public key (PEM), obtained out of band"
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="[EXPORT MANIFEST] PUBLIC_KEY",
+        help="entries.jsonl or entries.csv and the export's manifest.json (unless only --checkpoint "
+        "is checked), then the ledger's Ed25519 public key (PEM), obtained out of band",
     )
     parser.add_argument(
         "--earlier",
@@ -198,19 +239,42 @@ def main(argv: list[str] | None = None) -> int:
         metavar="MANIFEST",
         help="an earlier export's manifest: check the ledger only grew between the two heads",
     )
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="CHECKPOINT",
+        help="a C2SP checkpoint (GET /api/v1/audit/checkpoint): check its signed note; with an "
+        "export, also that it names the export's head",
+    )
     args = parser.parse_args(argv)
+    if len(args.paths) not in (1, 3) or (len(args.paths) == 1 and not args.checkpoint):
+        parser.error("give EXPORT MANIFEST PUBLIC_KEY, or --checkpoint CHECKPOINT PUBLIC_KEY")
+    key_path = args.paths[-1]
     try:
-        problems, summary = verify(args.export, args.manifest, args.public_key)
-        if args.earlier:
-            problems += check_earlier(args.manifest, args.earlier, args.public_key)
-            summary += f"; consistent with the earlier export's head of {_earlier_size(args.earlier)} entries"
+        problems, summaries = [], []
+        if len(args.paths) == 3:
+            export_path, manifest_path = args.paths[0], args.paths[1]
+            found, summary = verify(export_path, manifest_path, key_path)
+            problems += found
+            summaries.append(summary)
+            if args.earlier:
+                problems += check_earlier(manifest_path, args.earlier, key_path)
+                summaries[-1] += (
+                    f"; consistent with the earlier export's head of {_earlier_size(args.earlier)} entries"
+                )
+        if args.checkpoint:
+            manifest = args.paths[1] if len(args.paths) == 3 else None
+            found, summary = check_checkpoint(args.checkpoint, key_path, manifest)
+            problems += found
+            summaries.append(summary)
     except (Unreadable, OSError) as error:
         print(f"CANNOT VERIFY: {error}", file=sys.stderr)
         return 2
     if not problems:
-        print(f"VERIFIED {summary}")
+        print(f"VERIFIED {'; '.join(summaries)}")
         return 0
-    print(f"FAILED {args.export.name}: {len(problems)} problem(s)")
+    name = args.paths[0].name if len(args.paths) == 3 else args.checkpoint.name
+    print(f"FAILED {name}: {len(problems)} problem(s)")
     for problem in problems[:SHOWN]:
         print(f"  - {problem}")
     if len(problems) > SHOWN:

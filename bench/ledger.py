@@ -1,12 +1,14 @@
-"""Ledger benchmark on PostgreSQL: append rate with concurrent writer processes, `manage.py
-verify_ledger` over a large ledger, and an export of filtered entries with inclusion proofs.
+"""Ledger benchmark on PostgreSQL (issue 21): the same costs at every ledger size, the tiles
+doing the work. For each size (default 1M and 50M entries, bulk-loaded with COPY in the same run):
+signing a head after 10,000 new entries, an inclusion and a consistency proof through the API, an
+export of 10,000 filtered entries with proofs, `manage.py verify_ledger`, each in its own process
+with its peak RSS; and, once, appends with 8 writer processes against plain INSERTs and against
+the previous commit's code (extracted with `git archive`), measured in the same minutes.
 
-Each figure comes with a baseline measured in the same run: appends against the same processes
-committing plain single-row INSERTs into an unlocked table with the same columns; verification
-against merely streaming the same rows out of the database; exports against selecting the same
-entries. Medians over --runs; peak RSS from GNU time. It creates and drops its own database.
+Medians over --runs; peak RSS from GNU time. It creates and drops its own database.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/ledger.py
+    ... bench/ledger.py --smoke      # a few thousand entries: every table, in seconds
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from urllib.parse import urlparse, urlunparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SCRATCH_DB = "vaultbench_ledger"
-FILTERED_ACTION = "case.access_approved"
+EXPORT_ACTION = "case.access_approved"
 LAST_CPU = 0.0
 
 # Writers start their interpreters, say they are ready, and wait for the go: the rate measures
@@ -69,37 +71,57 @@ with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as db:
 """
 BARE_WRITER = BARRIER + BARE_BODY
 
-BARE_READ = """
-import os, psycopg
-with psycopg.connect(os.environ["DATABASE_URL"]) as db, db.cursor(name="all") as cursor:
-    cursor.itersize = 5000
-    cursor.execute("SELECT seq, recorded_at, actor_kind, actor_id, actor_label, action, recording_id, "
-                   "session_id, case_id, details, leaf_hash FROM audit_ledgerentry ORDER BY seq")
-    rows = sum(1 for _ in cursor)
-print(rows)
+# Each figure's process times its own work (after Django's start-up) and prints the seconds.
+SIGN = """
+import sys, time, django
+django.setup()
+from audit.services import sign_tree_head
+started = time.perf_counter()
+head, _ = sign_tree_head(trigger="command")
+print(time.perf_counter() - started, head.tree_size)
+"""
+
+PROOFS = """
+import random, statistics, sys, time, django
+django.setup()
+from django.contrib.auth import get_user_model
+from django.test import Client
+from audit.models import SignedTreeHead
+from staff.roles import assign_role
+user, created = get_user_model().objects.get_or_create(username="bench-auditor")
+if created:
+    assign_role(user=user, role="auditor")
+client = Client(HTTP_HOST="localhost")
+client.force_login(user)
+heads = list(SignedTreeHead.objects.order_by("-tree_size").values_list("tree_size", flat=True)[:2])
+latest, earlier = heads[0], heads[-1]
+rng, inclusion, consistency = random.Random(21), [], []
+for _ in range(int(sys.argv[1])):
+    started = time.perf_counter()
+    response = client.get("/api/v1/audit/proofs/inclusion", {"seq": rng.randint(1, latest)})
+    inclusion.append(time.perf_counter() - started)
+    assert response.status_code == 200, response.content
+    started = time.perf_counter()
+    response = client.get("/api/v1/audit/proofs/consistency", {"first": earlier, "second": latest})
+    consistency.append(time.perf_counter() - started)
+    assert response.status_code == 200, response.content
+print(statistics.median(inclusion) * 1000, statistics.median(consistency) * 1000)
 """
 
 EXPORT = """
-import sys, django
+import sys, time, django
 django.setup()
 from django.contrib.auth import get_user_model
 from audit import exports
 from audit.exports import ExportFilters
 from audit.services import create_export
-user, _ = get_user_model().objects.get_or_create(username="bench-auditor")
+user, _ = get_user_model().objects.get_or_create(username="bench-exporter")
+started = time.perf_counter()
 export = create_export(user=user, filters=ExportFilters(action=sys.argv[1]))
 filters, tree = ExportFilters.from_json(export.filters), exports.proven_tree(export)
 size = sum(len(chunk) for chunk in exports.jsonl(filters, tree))
 assert size == export.files["entries.jsonl"]["bytes"]
-print(export.entry_count, size)
-"""
-
-BARE_SELECT = """
-import os, sys, psycopg
-with psycopg.connect(os.environ["DATABASE_URL"]) as db:
-    query = "SELECT * FROM audit_ledgerentry WHERE action = %s ORDER BY seq"
-    rows = db.execute(query, [sys.argv[1]]).fetchall()
-print(len(rows))
+print(time.perf_counter() - started, export.entry_count, size)
 """
 
 
@@ -142,11 +164,11 @@ def timed(env: dict[str, str], scratch: Path, *command: str) -> tuple[float, flo
     return elapsed, int(rss) / 1024, result.stdout
 
 
-def concurrent_rate(env: dict[str, str], script: str, writers: int, each: int) -> float:
+def concurrent_rate(env: dict[str, str], script: str, writers: int, each: int, cwd: Path = ROOT) -> float:
     folder = Path(tempfile.mkdtemp(prefix="vault-bench-barrier-"))
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", script, f"writer-{w}", str(each), str(folder)], cwd=ROOT, env=env
+            [sys.executable, "-c", script, f"writer-{w}", str(each), str(folder)], cwd=cwd, env=env
         )
         for w in range(writers)
     ]
@@ -164,10 +186,12 @@ def concurrent_rate(env: dict[str, str], script: str, writers: int, each: int) -
     return writers * each / elapsed
 
 
-def fill(count: int, heads_every: int) -> None:
-    """`count` realistic entries straight into the table with COPY (leaf hashes computed as the
-    service does), a head signed every `heads_every`; one entry in a hundred is FILTERED_ACTION."""
+def fill(first: int, last: int, *, export_every: int, heads_every: int) -> None:
+    """Entries seq first..last straight into the table with COPY (leaf hashes computed as the
+    service does), a head signed every `heads_every` (which tiles them); every `export_every`-th
+    entry is EXPORT_ACTION, the export's filter."""
     from django.db import connection
+    from psycopg.types.json import Jsonb
 
     from audit.canonical import COLUMNS, canonical_bytes, hashed_fields, leaf_hash
     from audit.models import LedgerEntry, SignedTreeHead
@@ -177,18 +201,17 @@ def fill(count: int, heads_every: int) -> None:
     start = datetime(2026, 1, 1, tzinfo=UTC)
     columns = (*COLUMNS, "leaf_hash")
     statement = f"COPY {LedgerEntry._meta.db_table} ({', '.join(columns)}) FROM STDIN"
-    from psycopg.types.json import Jsonb
-
-    for batch in range(0, count, heads_every):
+    step = heads_every or last - first + 1  # 0: no head, one COPY
+    for batch in range(first, last + 1, step):
         with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
-            for seq in range(batch + 1, min(batch + heads_every, count) + 1):
+            for seq in range(batch, min(batch + step - 1, last) + 1):
                 row: dict[str, Any] = {
                     "seq": seq,
-                    "recorded_at": start + timedelta(seconds=seq * 30),
+                    "recorded_at": start + timedelta(seconds=seq * 3),
                     "actor_kind": "user",
                     "actor_id": str(seq % 40),
                     "actor_label": f"officer{seq % 40}",
-                    "action": FILTERED_ACTION if seq % 100 == 0 else actions[seq % 4],
+                    "action": EXPORT_ACTION if seq % export_every == 0 else actions[seq % 4],
                     "recording_id": uuid.UUID(int=seq % 50_000 + 1),
                     "session_id": uuid.UUID(int=seq % 50_000 + 1),
                     "case_id": uuid.UUID(int=seq % 5_000 + 1) if seq % 3 == 0 else None,
@@ -196,20 +219,53 @@ def fill(count: int, heads_every: int) -> None:
                 }
                 row["leaf_hash"] = leaf_hash(canonical_bytes(hashed_fields(**row)))
                 copy.write_row([Jsonb(row[c]) if c == "details" else row[c] for c in columns])
-        sign_tree_head(trigger=SignedTreeHead.Trigger.COMMAND)
+        if heads_every:
+            sign_tree_head(trigger=SignedTreeHead.Trigger.COMMAND)
+
+
+def previous_commit_tree(scratch: Path, commit: str | None) -> tuple[Path, str]:
+    """The code of the commit before the tiles (or `commit`), extracted for its writers."""
+    if commit is None:
+        added = subprocess.run(
+            ["git", "log", "--diff-filter=A", "--format=%H", "--", "audit/tiles.py"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        commit = f"{added[-1]}^" if added else "HEAD"
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", commit], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    folder = scratch / "previous"
+    folder.mkdir()
+    archive = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder, commit
 
 
 def main() -> None:
+    global SCRATCH_DB
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--sizes", default="1000000,50000000", help="ledger sizes, comma-separated")
+    parser.add_argument("--new", type=int, default=10_000, help="entries appended before the timed head")
+    parser.add_argument("--export-entries", type=int, default=10_000)
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--appends", type=int, default=1000, help="entries per writer per run")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--verify-runs", type=int, default=1)
-    parser.add_argument("--keep", action="store_true", help=f"keep the {SCRATCH_DB} database afterwards")
+    parser.add_argument("--proofs", type=int, default=20, help="requests of each proof per run")
+    parser.add_argument("--previous", default=None, help="commit whose appends are the baseline")
+    parser.add_argument("--smoke", action="store_true", help="a few thousand entries, every table, seconds")
+    parser.add_argument("--database", default=SCRATCH_DB, help="the scratch database's name")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database afterwards")
     args = parser.parse_args()
+    SCRATCH_DB = args.database
+    if args.smoke:
+        args.sizes, args.new, args.export_entries = "3000,6000", 500, 100
+        args.writers, args.appends, args.runs, args.proofs = 2, 20, 1, 3
+    args.sizes = sorted(int(size) for size in args.sizes.split(","))
     base = os.environ.get("DATABASE_URL", "")
     if not base.startswith(("postgres://", "postgresql://")):
         raise SystemExit(
@@ -251,59 +307,116 @@ def measure(args: argparse.Namespace, url: str, scratch: Path) -> None:
             "CREATE TABLE bench_plain (id bigserial PRIMARY KEY, recorded_at timestamptz, actor_kind text, "
             "actor_id text, actor_label text, action text, details jsonb, leaf_hash bytea)"
         )
-    print(f"# Ledger benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, PostgreSQL, {os.cpu_count()} cores")
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    with open("/proc/loadavg") as handle:
+        load = handle.read().split()[0]
+    print(
+        f"# Ledger benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit}, PostgreSQL, "
+        f"{os.cpu_count()} cores, load average {load}"
+    )
+    appends(args, env, scratch)
+    figures = {size: ledger_figures(args, env, scratch, size) for size in args.sizes}
+    print_figures(args, figures)
 
+
+def appends(args: argparse.Namespace, env: dict[str, str], scratch: Path) -> None:
+    previous, commit = previous_commit_tree(scratch, args.previous)
     print(f"\n## Appends: {args.writers} writer processes x {args.appends} entries, {args.runs} runs\n")
-    print("| run | bare INSERT/s | ledger entries/s | ledger / bare |\n| --- | --- | --- | --- |")
-    bare_rates, ledger_rates = [], []
+    print(
+        f"| run | bare INSERT/s | previous commit {commit} entries/s | this commit entries/s "
+        "| this / previous |"
+    )
+    print("| --- | --- | --- | --- | --- |")
+    rates: dict[str, list[float]] = {"bare": [], "previous": [], "this": []}
     for run in range(args.runs):
-        bare_rates.append(concurrent_rate(env, BARE_WRITER, args.writers, args.appends))
-        ledger_rates.append(concurrent_rate(env, WRITER, args.writers, args.appends))
-        bare_rate, ledger_rate = bare_rates[-1], ledger_rates[-1]
-        print(f"| {run + 1} | {bare_rate:.0f} | {ledger_rate:.0f} | {ledger_rate / bare_rate:.2f}x |")
-    bare, ledger = statistics.median(bare_rates), statistics.median(ledger_rates)
-    print(f"| median | {bare:.0f} | {ledger:.0f} | {ledger / bare:.2f}x |")
+        rates["bare"].append(concurrent_rate(env, BARE_WRITER, args.writers, args.appends))
+        rates["previous"].append(concurrent_rate(env, WRITER, args.writers, args.appends, cwd=previous))
+        rates["this"].append(concurrent_rate(env, WRITER, args.writers, args.appends))
+        bare, before, now = (rates[k][-1] for k in ("bare", "previous", "this"))
+        print(f"| {run + 1} | {bare:.0f} | {before:.0f} | {now:.0f} | {now / before:.2f}x |")
+    bare, before, now = (statistics.median(rates[k]) for k in ("bare", "previous", "this"))
+    print(f"| median | {bare:.0f} | {before:.0f} | {now:.0f} | **{now / before:.2f}x** |")
 
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE audit_ledgerentry, audit_signedtreehead CASCADE")  # superuser only
+
+def ledger_figures(args: argparse.Namespace, env: dict[str, str], scratch: Path, size: int) -> dict[str, Any]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # superuser only (the triggers let TRUNCATE through for it)
+        cursor.execute("TRUNCATE audit_ledgerentry, audit_signedtreehead, audit_ledgertile CASCADE")
     started = time.perf_counter()
-    fill(args.entries, heads_every=max(args.entries // 4, 1))
-    print(f"\nFilled {args.entries} entries (COPY, 4 signed heads) in {time.perf_counter() - started:.0f} s.")
+    export_every = max(size // args.export_entries, 1)
+    fill(1, size, export_every=export_every, heads_every=max(size // 4, 1))
+    loaded = time.perf_counter() - started
+    fill(size + 1, size + args.new, export_every=size + args.new + 1, heads_every=0)
+    result: dict[str, Any] = {"load_s": loaded}
+    seconds, peak, out = timed(env, scratch, sys.executable, "-c", SIGN)
+    result["sign"] = (float(out.split()[0]), peak, seconds)
+    inclusion, consistency, peaks = [], [], []
+    for _run in range(args.runs):
+        _, peak, out = timed(env, scratch, sys.executable, "-c", PROOFS, str(args.proofs))
+        inclusion.append(float(out.split()[0]))
+        consistency.append(float(out.split()[1]))
+        peaks.append(peak)
+    result["proofs"] = (statistics.median(inclusion), statistics.median(consistency), max(peaks))
+    exports, peaks, counts = [], [], []
+    for _run in range(args.runs):
+        _, peak, out = timed(env, scratch, sys.executable, "-c", EXPORT, EXPORT_ACTION)
+        exports.append(float(out.split()[0]))
+        counts.append(int(out.split()[1]))
+        peaks.append(peak)
+    result["export"] = (statistics.median(exports), max(peaks), counts[0])
+    total = size + args.new + 2 * args.runs + 1  # + the exports' and the auditor's entries
+    verify_s, peak, _ = timed(env, scratch, sys.executable, "manage.py", "verify_ledger", "-v", "0")
+    result["verify"] = (total / verify_s, total / LAST_CPU, peak)
+    return result
 
-    print(f"\n## verify_ledger over {args.entries} entries\n")
-    print(
-        "| run | bare read rows/s | verify entries/s | verify / bare | entries per CPU second "
-        "| peak RSS (MiB) |"
-    )
-    print("| --- | --- | --- | --- | --- | --- |")
-    for run in range(args.verify_runs):
-        read_s, _, _ = timed(env, scratch, sys.executable, "-c", BARE_READ)
-        verify_s, peak, _ = timed(env, scratch, sys.executable, "manage.py", "verify_ledger", "-v", "0")
-        bare_rate, rate = args.entries / read_s, args.entries / verify_s
-        per_cpu = args.entries / LAST_CPU
-        print(
-            f"| {run + 1} | {bare_rate:.0f} | {rate:.0f} | {rate / bare_rate:.2f}x "
-            f"| {per_cpu:.0f} | {peak:.0f} |"
-        )
 
-    print(f"\n## Export of the {args.entries // 100} `{FILTERED_ACTION}` entries, with inclusion proofs\n")
-    print("| run | bare SELECT (s) | export + download (s) | CPU (s) | peak RSS (MiB) | bytes |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    export_times = []
-    for run in range(args.runs):
-        select_s, _, _ = timed(env, scratch, sys.executable, "-c", BARE_SELECT, FILTERED_ACTION)
-        export_s, peak, out = timed(env, scratch, sys.executable, "-c", EXPORT, FILTERED_ACTION)
-        export_times.append(export_s)
-        count, size = out.split()
-        print(
-            f"| {run + 1} | {select_s:.2f} | {export_s:.2f} | {LAST_CPU:.2f} | {peak:.0f} "
-            f"| {int(size):,} ({count} entries) |"
-        )
-    print(f"| median | | {statistics.median(export_times):.2f} | | | |")
-    _, small_peak, out = timed(env, scratch, sys.executable, "-c", EXPORT, "recording.purged")
+def print_figures(args: argparse.Namespace, figures: dict[int, dict[str, Any]]) -> None:
+    sizes = list(figures)
+    small, large = sizes[0], sizes[-1]
+
+    def ratio(key: str, at: int) -> str:
+        return f"{figures[large][key][at] / figures[small][key][at]:.2f}x"
+
+    print("\n## Ledgers loaded (COPY, 4 signed heads each, tiles built by the heads)\n")
+    print("| ledger size | load + tiles (s) |\n| --- | --- |")
+    for size in sizes:
+        print(f"| {size:,} | {figures[size]['load_s']:.0f} |")
+    print(f"\n## Signing a head after {args.new:,} new entries (their tiles built in the same transaction)\n")
+    print("| ledger size | seconds (in process) | wall with process start (s) | peak RSS (MiB) |")
+    print("| --- | --- | --- | --- |")
+    for size in sizes:
+        seconds, peak, wall = figures[size]["sign"]
+        print(f"| {size:,} | {seconds:.3f} | {wall:.2f} | {peak:.0f} |")
+    print(f"| {large:,} / {small:,} | {ratio('sign', 0)} | | {ratio('sign', 1)} |")
+    print(f"\n## Proofs through the API (median of {args.proofs} requests x {args.runs} processes)\n")
+    print("| ledger size | inclusion proof (ms) | consistency proof (ms) | peak RSS (MiB) |")
+    print("| --- | --- | --- | --- |")
+    for size in sizes:
+        inclusion, consistency, peak = figures[size]["proofs"]
+        print(f"| {size:,} | {inclusion:.2f} | {consistency:.2f} | {peak:.0f} |")
+    print(f"| {large:,} / {small:,} | {ratio('proofs', 0)} | {ratio('proofs', 1)} | {ratio('proofs', 2)} |")
     print(
-        f"\nMemory: an export of {out.split()[0]} entries from the same ledger peaks at {small_peak:.0f} MiB."
+        f"\n## Export of {args.export_entries:,} filtered entries with proofs, create + download "
+        f"(median of {args.runs})\n"
     )
+    print("| ledger size | seconds (in process) | entries | peak RSS (MiB) |")
+    print("| --- | --- | --- | --- |")
+    for size in sizes:
+        seconds, peak, count = figures[size]["export"]
+        print(f"| {size:,} | {seconds:.2f} | {count:,} | {peak:.0f} |")
+    print(f"| {large:,} / {small:,} | {ratio('export', 0)} | | {ratio('export', 1)} |")
+    print("\n## verify_ledger (entries, tiles and heads)\n")
+    print(
+        "| ledger size | entries/s (wall, process start included) | entries per CPU second | peak RSS (MiB) |"
+    )
+    print("| --- | --- | --- | --- |")
+    for size in sizes:
+        rate, per_cpu, peak = figures[size]["verify"]
+        print(f"| {size:,} | {rate:,.0f} | {per_cpu:,.0f} | {peak:.0f} |")
+    print(f"| {large:,} / {small:,} | {ratio('verify', 0)} | {ratio('verify', 1)} | {ratio('verify', 2)} |")
 
 
 if __name__ == "__main__":

@@ -337,6 +337,13 @@ LEDGER_SIGNING_KEY_FILE = env.str(
     "LEDGER_SIGNING_KEY_FILE", default=str(EMBEDDED_KEY_DIR / "ledger-signing-key.pem")
 )
 LEDGER_HEAD_EVERY_SECONDS = env.int("LEDGER_HEAD_EVERY_SECONDS", default=60 * 60)
+# The origin line of the ledger's checkpoints (C2SP tlog-checkpoint), also the signed note's key
+# name: a schema-less URL naming this log, e.g. "vault.example.com/audit-ledger". Empty: the
+# ledger's own "vault-ledger/<first 16 hex digits of the signing key id>", unique to the key.
+LEDGER_ORIGIN = env.str("LEDGER_ORIGIN", default="")
+# A token (Authorization: Bearer ...) that reads the checkpoint, tiles and proofs, for monitoring
+# the ledger without a staff account; empty: auditors only.
+LEDGER_READ_TOKEN = env.str("LEDGER_READ_TOKEN", default="")
 # How long an approved access grant lasts: ISO 8601 (PT72H, P3D) or a number of hours.
 ACCESS_WINDOW = env.str("ACCESS_WINDOW", default="PT72H")
 ACCESS_EXPIRY_EVERY_SECONDS = env.int("ACCESS_EXPIRY_EVERY_SECONDS", default=60)

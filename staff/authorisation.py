@@ -93,6 +93,8 @@ class ServesRoles(permissions.BasePermission):
     not exist, and gives anyone it does not serve the same 404: a refused id learns nothing."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
+        if view.serves_token is not None and request.auth == view.serves_token:
+            return True  # a machine its own authentication let in (the ledger's read token)
         user = request.user
         if not getattr(user, "is_authenticated", False):
             return False
@@ -144,6 +146,7 @@ class StaffAPIView(APIView):
     authentication_classes = [StaffSessionAuthentication]
     permission_classes = [ServesRoles]
     serves: tuple[str, ...] = ()
+    serves_token: str | None = None  # the request.auth of a machine the view also serves
     refused_as_not_found: tuple[str, str] | None = None  # (error code, sentence)
 
 

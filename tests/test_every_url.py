@@ -46,6 +46,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.local_store]
 STAFF = PRINCIPALS[2:]
 NO_SESSION = ("anonymous", "recorder_token")
 SENT_TO_SIGN_IN = {"anonymous": 302, "recorder_token": 302}  # pages: login_required
+LOG_UNAUTHENTICATED = {"anonymous": 401, "recorder_token": 401}  # the ledger's log: a read token
 
 
 def everyone(status: int) -> dict[str, int]:
@@ -150,6 +151,16 @@ ROWS = [
         only(AUDITORS, others=403, base=REFUSED_UNAUTHENTICATED), state="exported"),
     Row("export entries.csv", "GET", "/api/v1/audit/exports/{export}/entries.csv",
         only(AUDITORS, others=403, base=REFUSED_UNAUTHENTICATED), state="exported"),
+    # The transparency-log reads: auditors or LEDGER_READ_TOKEN (tests/audit/test_checkpoint.py);
+    # any other bearer token, a recorder's included, is refused as a wrong read token (401).
+    Row("ledger checkpoint", "GET", "/api/v1/audit/checkpoint",
+        only(AUDITORS, others=403, base=LOG_UNAUTHENTICATED), state="exported"),
+    Row("ledger tile", "GET", "/api/v1/audit/tile/0/000.p/1",
+        only(AUDITORS, others=403, base=LOG_UNAUTHENTICATED), state="exported"),
+    Row("ledger inclusion proof", "GET", "/api/v1/audit/proofs/inclusion?seq=1",
+        only(AUDITORS, others=403, base=LOG_UNAUTHENTICATED), state="exported"),
+    Row("ledger consistency proof", "GET", "/api/v1/audit/proofs/consistency?first=0",
+        only(AUDITORS, others=403, base=LOG_UNAUTHENTICATED), state="exported"),
 ]  # fmt: skip
 
 

@@ -24,7 +24,8 @@ from recorder.recipients import describe
 from recorder.sealing import build_header, unwrap_file_key
 from retention.services import purge_expired
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+# The timeout only stops a hang: 70,000 rows take minutes on a loaded machine.
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(900)]
 
 PAST_THE_LIMIT = 70_000
 

@@ -16,7 +16,7 @@ from audit.models import LedgerEntry, LedgerExport
 from audit.services import Actor, record_event
 from audit.signing import manifest_message
 from tests.audit.conftest import run_verifier
-from tests.audit.test_ledger import behind_the_triggers_back
+from tests.audit.test_ledger import behind_the_triggers_back, tamper_tile_hash
 from tests.openapi import assert_documented, published_schema
 
 CASE = uuid.UUID("00000000-0000-4000-8000-00000000cafe")
@@ -223,6 +223,7 @@ def test_a_download_of_an_export_whose_ledger_was_rewritten_is_refused(auditor, 
         "UPDATE audit_ledgerentry SET leaf_hash = %s WHERE seq = 2",
         [b"\x00" * 32],  # type: ignore[list-item]
     )
+    tamper_tile_hash(level=0, index=0, position=1, new=b"\x00" * 32)
     refused = auditor.get(jsonl)
     assert refused.status_code == 500 and refused.json()["error"] == "ledger_inconsistent"
     again = auditor.post("/api/v1/audit/exports", {}, format="json")

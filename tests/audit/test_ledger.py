@@ -161,14 +161,29 @@ def test_the_admin_shows_the_ledger_but_lets_nobody_change_it(admin_user) -> Non
     assert not model_admin.has_delete_permission(request)
 
 
-def behind_the_triggers_back(sql: str, params: list[object] | None = None) -> None:
+def behind_the_triggers_back(
+    sql: str, params: list[object] | None = None, *, table: str = "audit_ledgerentry"
+) -> None:
     """Tamper as a database superuser would: with the append-only trigger disabled."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE audit_ledgerentry DISABLE TRIGGER USER")
+            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         cursor.execute(sql, params)
         if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE audit_ledgerentry ENABLE TRIGGER USER")
+            cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+
+
+def tamper_tile_hash(*, level: int, index: int, position: int, new: bytes) -> None:
+    """Replace one hash of a stored tile, as a superuser would (the tile trigger disabled)."""
+    from audit.models import LedgerTile
+
+    hashes = bytearray(LedgerTile.objects.get(level=level, index=index).hashes)
+    hashes[position * 32 : (position + 1) * 32] = new
+    behind_the_triggers_back(
+        'UPDATE audit_ledgertile SET hashes = %s WHERE level = %s AND "index" = %s',
+        [bytes(hashes), level, index],
+        table="audit_ledgertile",
+    )
 
 
 @pytest.mark.django_db

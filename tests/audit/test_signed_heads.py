@@ -19,12 +19,12 @@ from audit.selectors import LedgerInconsistent
 from audit.services import Actor, record_event, sign_tree_head
 from audit.signing import load_public_key
 from audit.tasks import sign_ledger_tree_head
-from tests.audit.test_ledger import behind_the_triggers_back
+from tests.audit.test_ledger import behind_the_triggers_back, tamper_tile_hash
 
 ACTOR = Actor.job("test")
 
 
-def append(n: int) -> None:
+def append_one_by_one(n: int) -> None:
     for i in range(n):
         record_event(action="test.appended", actor=ACTOR, details={"i": i})
 
@@ -63,7 +63,7 @@ def test_a_key_from_the_environment_setting(settings) -> None:
 
 @pytest.mark.django_db
 def test_a_head_signs_exactly_the_documented_bytes() -> None:
-    append(5)
+    append_one_by_one(5)
     head, _ = sign_tree_head(trigger=SignedTreeHead.Trigger.COMMAND)
     leaves = [bytes(h) for h in LedgerEntry.objects.order_by("seq").values_list("leaf_hash", flat=True)]
     assert head.tree_size == 5
@@ -82,9 +82,9 @@ def test_the_beat_schedule_signs_a_head_every_hour_by_default() -> None:
     entry = django_settings.CELERY_BEAT_SCHEDULE["sign-ledger-tree-head"]
     assert entry["task"] == "audit.tasks.sign_ledger_tree_head"
     assert entry["schedule"] == 3600.0
-    append(3)
+    append_one_by_one(3)
     assert sign_ledger_tree_head() == {"tree_size": 3}
-    append(2)
+    append_one_by_one(2)
     assert sign_ledger_tree_head() == {"tree_size": 5}
     assert list(SignedTreeHead.objects.values_list("tree_size", "trigger")) == [
         (3, "schedule"),
@@ -100,15 +100,17 @@ def test_an_empty_ledger_gets_the_empty_tree_head() -> None:
 
 @pytest.mark.django_db
 def test_no_head_is_signed_over_a_rewritten_history() -> None:
-    """An attacker who rewrites an entry and its leaf hash gets no new head to launder it."""
-    append(6)
+    """An attacker who rewrites an entry, its leaf hash and its tile gets no new head to launder
+    it (a head reads only the tiles; entries rewritten under them are verify_ledger's to find)."""
+    append_one_by_one(6)
     sign_tree_head(trigger=SignedTreeHead.Trigger.SCHEDULE)
-    append(2)
+    append_one_by_one(2)
     forged = hashlib.sha256(b"\x00forged").digest()
     behind_the_triggers_back(
         "UPDATE audit_ledgerentry SET leaf_hash = %s WHERE seq = 3",
         [forged],  # type: ignore[list-item]
     )
+    tamper_tile_hash(level=0, index=0, position=2, new=forged)
     with pytest.raises(LedgerInconsistent, match="altered"):
         sign_tree_head(trigger=SignedTreeHead.Trigger.SCHEDULE)
     assert SignedTreeHead.objects.count() == 1
@@ -130,7 +132,7 @@ def test_the_public_key_is_open_to_anyone_and_matches_the_signing_key(client) ->
 @pytest.mark.django_db
 def test_the_latest_head_is_for_auditors_only(client, auditor, operator) -> None:
     assert auditor.get("/api/v1/audit/head").json()["error"] == "no_head"
-    append(4)
+    append_one_by_one(4)
     sign_tree_head(trigger=SignedTreeHead.Trigger.SCHEDULE)
     body = auditor.get("/api/v1/audit/head").json()
     # the 4 entries, after the two staff's roles (staff.role_changed)

@@ -8,11 +8,9 @@ import itertools
 import subprocess
 import sys
 import time
-from io import StringIO
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
 from django.core.management.base import CommandError
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -24,6 +22,7 @@ from audit.merkle import MerkleTree, verify_consistency
 from audit.models import LedgerEntry, SignedTreeHead
 from audit.services import Actor, record_event, sign_tree_head
 from tests.audit.test_ledger import APPENDER, behind_the_triggers_back
+from tests.ledger import verify_ledger
 from tests.liveserver import ROOT, service_environment
 
 ACTOR = Actor.job("test")
@@ -34,12 +33,6 @@ def ledger_with_heads(entries: int = 12, every: int = 4) -> None:
         record_event(action="test.appended", actor=ACTOR, details={"n": n})
         if (n + 1) % every == 0:
             sign_tree_head(trigger=SignedTreeHead.Trigger.SCHEDULE)
-
-
-def verify_ledger() -> str:
-    out = StringIO()
-    call_command("verify_ledger", verbosity=0, stdout=out)
-    return out.getvalue()
 
 
 @pytest.mark.django_db
