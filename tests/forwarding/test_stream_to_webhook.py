@@ -3,11 +3,14 @@ order, signatures, retries of a failing receiver with the lag visible, and a SIG
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.test import Client
 
 from audit.exports import ExportFilters, jsonl
 from audit.selectors import ledger_tree
+from audit.services import build_tiles
 from forwarding.models import ForwardCursor
 from tests.forwarding.conftest import WEBHOOK_SECRET, HttpsReceiver, first_occurrences, verified
 from tests.forwarding.ledger import append_entries
@@ -26,9 +29,9 @@ def webhook_env(receiver: HttpsReceiver, **extra: str) -> dict[str, str]:
 
 
 def exported_entries(last: int) -> list[dict]:
-    """The entries of an unfiltered export up to `last`, as the export's own code writes them."""
-    import json
-
+    """The entries of an unfiltered export up to `last`, as the export's own code writes them
+    (over the tiles, which an export catches up before it reads them)."""
+    build_tiles()
     return [json.loads(line)["entry"] for line in jsonl(ExportFilters(), ledger_tree(tree_size=last))]
 
 
