@@ -153,7 +153,9 @@ class Rsyslog:
         if not self.received_file.exists():
             return []
         messages = []
-        for line in self.received_file.read_text(encoding="utf-8").splitlines():
+        # Only whole lines: rsyslog may be writing the last one while this reads the file.
+        text = self.received_file.read_bytes().decode("utf-8", errors="replace")
+        for line in text[: text.rfind("\n") + 1].splitlines():
             record = json.loads(line)
             record["sd"] = json.loads(record["sd"]) if record["sd"] else {}
             record["entry"] = json.loads(record["msg"].removeprefix(BOM))
