@@ -107,6 +107,11 @@ class ExportIn(serializers.Serializer):  # type: ignore[type-arg]
     actor = serializers.CharField(required=False, max_length=150, help_text="username, job or client name")
     action = serializers.CharField(required=False, max_length=64, help_text="e.g. recording.played")
     recording_id = serializers.UUIDField(required=False)
+    account = serializers.CharField(
+        required=False,
+        max_length=150,
+        help_text="changes of the staff account with this user name, or * for every account",
+    )
     since_head = serializers.IntegerField(
         required=False,
         min_value=0,
@@ -129,6 +134,9 @@ EXPORT_FILTERS = inline_serializer(
         "actor": serializers.CharField(allow_null=True),
         "action": serializers.CharField(allow_null=True),
         "recording_id": serializers.UUIDField(allow_null=True),
+        "account": serializers.CharField(
+            required=False, help_text="set only when the export was filtered by it"
+        ),
     },
 )
 

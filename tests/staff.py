@@ -110,3 +110,25 @@ def sign_in(client: Client, username: str, password: str = PASSWORD) -> Any:
             "csrfmiddlewaretoken": client.cookies["csrftoken"].value,
         },
     )
+
+
+def account_changes(username: str | None = None) -> list[dict[str, Any]]:
+    """The ledger's `staff.account_changed` entries (of `username`'s account if given), oldest
+    first, each as {"actor", "actor_kind", **details}."""
+    from audit.models import LedgerEntry
+
+    entries = LedgerEntry.objects.filter(action="staff.account_changed").order_by("seq")
+    found = [{"actor": e.actor_label, "actor_kind": e.actor_kind, **e.details} for e in entries]
+    return [entry for entry in found if username is None or entry["username"] == username]
+
+
+def admin_change_form(client: Client, user: Any, **changes: Any) -> Any:
+    """POST the admin's change form of `user` as a superuser's browser does: every field as the
+    page shows it, then `changes`. The response."""
+    path = f"/admin/auth/user/{user.pk}/change/"
+    form = client.get(path).context["adminform"].form
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    data.update({key: "" for key in ("last_login_0", "last_login_1")}, date_joined_0="2026-01-01",
+                date_joined_1="00:00:00", password=user.password)  # fmt: skip
+    data.update(changes)
+    return client.post(path, data)
