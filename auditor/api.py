@@ -134,9 +134,7 @@ EXPORT_FILTERS = inline_serializer(
         "actor": serializers.CharField(allow_null=True),
         "action": serializers.CharField(allow_null=True),
         "recording_id": serializers.UUIDField(allow_null=True),
-        "account": serializers.CharField(
-            required=False, help_text="set only when the export was filtered by it"
-        ),
+        "account": serializers.CharField(allow_null=True),
     },
 )
 
@@ -169,7 +167,7 @@ def _export_json(request: Request, export: LedgerExport) -> dict[str, object]:
     return {
         "id": str(export.id),
         "count": int(export.entry_count),
-        "filters": export.filters,
+        "filters": {"account": None, **export.filters},  # exports made before that filter lack it
         "head": export.head.as_signed().as_json(),
         "files": {name: export.files[name] for name in exports.GENERATORS},
         "links": {
