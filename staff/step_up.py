@@ -42,7 +42,7 @@ def recently_authenticated(request: HttpRequest, *, voided_at: datetime | None =
     """Whether the session stepped up within STEP_UP_MAX_AGE, and after `voided_at` (when the
     account's credentials were last voided; the caller's lookup may carry it)."""
     at = request.session.get(SESSION_KEY)
-    if not (isinstance(at, int) and 0 <= time.time() - at < STEP_UP_MAX_AGE):
+    if not (isinstance(at, int | float) and 0 <= time.time() - at < STEP_UP_MAX_AGE):
         return False
     return voided_at is None or at > voided_at.timestamp()
 
@@ -108,7 +108,7 @@ def step_up(request: HttpRequest) -> HttpResponse:
             if kind is None:  # the password was right: the wrong code counts as a failed sign-in
                 user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
         if kind is not None:
-            request.session[SESSION_KEY] = int(time.time())
+            request.session[SESSION_KEY] = time.time()  # to the microsecond, as voided_at is
             request.session.cycle_key()
             with transaction.atomic():
                 record_event(
