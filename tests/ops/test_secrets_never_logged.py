@@ -72,7 +72,7 @@ class Caller:
         code = fresh_totp_code(get_user_model().objects.get(username=username))
         form = {"password": password, "code": code, "next": "/"}
         if self.http is not None:
-            form["csrfmiddlewaretoken"] = self.http.cookies["csrftoken"]
+            form["csrfmiddlewaretoken"] = str(self.http.cookies["csrftoken"])
             return int(self.call("POST", "/accounts/step-up/", data=form, allow_redirects=False).status_code)
         return int(self.call("POST", "/accounts/step-up/", form=form).status_code)
 
