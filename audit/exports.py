@@ -24,6 +24,9 @@ from audit.selectors import LedgerInconsistent, ledger_tree, tree_root
 from audit.tiles import MissingTile, TiledTree, inclusion_tiles
 
 CHUNK = 2000
+# The entries of the `account` filter: every change of a staff account, and role changes.
+ACCOUNT_ACTIONS = ("staff.account_changed", "staff.role_changed")
+ANY_ACCOUNT = "*"
 
 # Filters outside these dates select nothing and are mistakes. They are refused, also because the
 # stored filters must parse again at every download: a year under 1000 is stored unpadded, and
@@ -52,6 +55,9 @@ class ExportFilters:
     actor: str | None = None  # the actor's label: a username, a job or client name
     action: str | None = None
     recording_id: uuid.UUID | None = None
+    # Changes of staff accounts (`staff.account_changed`, `staff.role_changed`): of the account
+    # with this user name, or of every account with ANY_ACCOUNT.
+    account: str | None = None
 
     def as_json(self) -> dict[str, str | None]:
         """In the manifest, with times and ids spelled as in the hashed entries."""
@@ -62,6 +68,8 @@ class ExportFilters:
             "actor": self.actor,
             "action": self.action,
             "recording_id": str(self.recording_id) if self.recording_id else None,
+            # Only when set: manifests of exports made before this filter existed stay as signed.
+            **({"account": self.account} if self.account else {}),
         }
 
     @classmethod
@@ -73,6 +81,7 @@ class ExportFilters:
             actor=data.get("actor"),
             action=data.get("action"),
             recording_id=uuid.UUID(data["recording_id"]) if data.get("recording_id") else None,
+            account=data.get("account"),
         )
 
     def entries(self, *, tree_size: int) -> QuerySet[LedgerEntry]:
@@ -89,6 +98,10 @@ class ExportFilters:
             query = query.filter(action=self.action)
         if self.recording_id:
             query = query.filter(recording_id=self.recording_id)
+        if self.account:
+            query = query.filter(action__in=ACCOUNT_ACTIONS)
+            if self.account != ANY_ACCOUNT:
+                query = query.filter(details__username=self.account)
         return query.order_by("seq")
 
 

@@ -242,25 +242,40 @@ def _insert_sql(vendor: str, returning: bool) -> tuple[str, tuple[models.Field, 
     return sql, fields
 
 
+# Queues of apps above audit whose rows become entries (staff's account changes, queued by
+# database triggers): each is a callable moving its rows into the ledger, registered at start.
+_queues: list[Callable[[], int]] = []
+
+
+def register_queue(move: Callable[[], int]) -> None:
+    """Have `sequence_pending` (so every signed head) also move this queue into the ledger."""
+    if move not in _queues:
+        _queues.append(move)
+
+
 def sequence_pending() -> int:
     """Move every entry committed to the queue into the ledger, under the lock; returns how many
     this call moved. Appends do this themselves; a signed head does it first, for entries left by
-    an appender that died between its two steps. Only PostgreSQL queues (see record_event)."""
+    an appender that died between its two steps. Only PostgreSQL queues (see record_event); the
+    registered queues of other apps (register_queue) are moved on every database."""
+    moved = sum(move() for move in _queues)
     if connection.vendor != "postgresql":
-        return 0
+        return moved
     with connection.cursor() as cursor:
         cursor.execute("SELECT audit_sequence_pending(%s, NULL)", [LEDGER_LOCK_KEY])
-        return int(cursor.fetchone()[0])
+        return moved + int(cursor.fetchone()[0])
 
 
-def record_events(events: Sequence[Event]) -> int:
+def record_events(events: Sequence[Event], *, savepoint: bool = True) -> int:
     """Append several entries with consecutive seq under one lock, inside the caller's
     transaction if there is one (purge batches): on PostgreSQL with one COPY, elsewhere one
-    multi-row INSERT. Returns the last seq appended (0 if none)."""
+    multi-row INSERT. Returns the last seq appended (0 if none). `savepoint=False` inside a
+    transaction: an error fails the caller's transaction (SQLite opens no savepoint while a
+    statement of the caller's still has rows to give, as an INSERT ... RETURNING has)."""
     if not events:
         return 0
     events = _checked_all(events)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=savepoint):
         last = _lock_and_last_seq()
         rows = _rows(events, last_seq=last)
         _insert(rows)

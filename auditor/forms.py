@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from django import forms
 
-from audit.exports import EARLIEST, LATEST, OUT_OF_RANGE, ExportFilters
+from audit.exports import ANY_ACCOUNT, EARLIEST, LATEST, OUT_OF_RANGE, ExportFilters
 
 
 class LedgerFilterForm(forms.Form):
@@ -18,6 +18,12 @@ class LedgerFilterForm(forms.Form):
     actor = forms.CharField(required=False, max_length=150, label="Who", help_text="username, job or client")
     action = forms.CharField(required=False, max_length=64, label="What")
     recording_id = forms.UUIDField(required=False, label="Recording")
+    account = forms.CharField(
+        required=False,
+        max_length=150,
+        label="Staff account changes",
+        help_text=f"a user name, or {ANY_ACCOUNT} for every account",
+    )
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
@@ -41,4 +47,5 @@ class LedgerFilterForm(forms.Form):
             actor=data.get("actor") or None,
             action=data.get("action") or None,
             recording_id=data.get("recording_id"),
+            account=data.get("account") or None,
         )

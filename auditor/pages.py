@@ -36,6 +36,9 @@ ACTION_TEXT = {
     "legal_hold.released": "released a legal hold",
     "ledger.exported": "exported the ledger",
     "staff.role_changed": "changed a staff member's role",
+    "staff.account_changed": "changed a staff account",
+    "staff.credentials_voided": "voided a staff account's credentials (set by someone else)",
+    "access.grant_revoked": "revoked an access grant",
     "auth.stepped_up": "confirmed their password",
 }
 ACTOR_KIND = {"user": "", "job": "job", "recorder_client": "recorder client", "system": "system"}

@@ -7,3 +7,8 @@ class ComplaintsConfig(AppConfig):
 
     def ready(self) -> None:
         from complaints import checks  # noqa: F401 - registers the system check
+        from complaints.services import revoke_grants_of_voided_account
+        from staff.account_changes import credentials_voided
+
+        # A credential set by anyone but its owner voids the grants it could open (staff sends).
+        credentials_voided.connect(revoke_grants_of_voided_account, dispatch_uid="complaints.revoke_voided")

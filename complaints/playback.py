@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
@@ -27,7 +27,9 @@ from recorder import unsealing
 from recorder.models import Recording
 from recorder.unsealing import RecordingPurged, UnsealedRecording
 from staff.authorisation import record_denial
+from staff.models import CredentialStatus
 from staff.roles import OFFICER, users_with_role
+from staff.step_up import RENEW
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
     class _GrantState(TypedDict):
         case_status: str
         recording_state: str
+        credentials_blocked: bool | int | None
+        credentials_voided_at: datetime | str | None
 
     CheckedGrant = WithAnnotations[AccessGrant, _GrantState]
 
@@ -53,6 +57,7 @@ class Authorised:
 
     grant: AccessGrant
     recording_id: uuid.UUID
+    credentials_voided_at: datetime | None = None  # a step-up must be later
 
 
 def _parse(value: uuid.UUID | str) -> uuid.UUID | None:
@@ -98,12 +103,30 @@ def authorise_playback(*, user: Any, case_id: uuid.UUID | str, recording_id: uui
         raise Forbidden(
             "The access window for this recording has ended; request access again.", code="grant_inactive"
         )
+    if grant.credentials_blocked:
+        record_denial(
+            user=user,
+            reason="credentials_renewal_required",
+            case_id=grant.case_id,
+            recording_id=recording_uuid,
+        )
+        raise Forbidden(RENEW, code="credentials_renewal_required")
     if grant.recording_state != Recording.State.LOCKED:
         record_denial(
             user=user, reason="recording_purged", case_id=grant.case_id, recording_id=recording_uuid
         )
         raise RecordingPurged("The recording has been purged; only its tombstone remains.")
-    return Authorised(grant=grant, recording_id=recording_uuid)
+    return Authorised(
+        grant=grant, recording_id=recording_uuid, credentials_voided_at=_moment(grant.credentials_voided_at)
+    )
+
+
+def _moment(value: datetime | str | None) -> datetime | None:
+    """A timestamp column read raw: PostgreSQL gives a datetime, SQLite its text (UTC)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # The two lookups below run on every Range request of every player. Each is SQL built once per
@@ -111,7 +134,10 @@ def authorise_playback(*, user: Any, case_id: uuid.UUID | str, recording_id: uui
 # the ORM took more CPU than the rest of a request (bench/README.md, "Playback"). Whether a grant
 # is active is still decided by AccessGrant.is_active, on the rows as the database holds them now.
 
-_GRANT_EXTRAS = ("case_status", "recording_state")
+# The grantee's credential status rides on the same lookup: whether someone else set the
+# account's credentials and its owner has not renewed them yet, and when they were last voided
+# (a step-up from before does not count).
+_GRANT_EXTRAS = ("case_status", "recording_state", "credentials_blocked", "credentials_voided_at")
 
 
 @cache
@@ -119,16 +145,23 @@ def _grants_sql(alias: str) -> tuple[str, tuple[Any, ...]]:
     """The SQL of `_grants`. The role check is the ORM's own users_with_role(), compiled here
     once, so role_of() stays the one definition of who is an officer."""
     role_sql, role_params = users_with_role(OFFICER).values("pk").query.sql_with_params()
-    grants, cases = AccessGrant._meta.db_table, ComplaintCase._meta.db_table
+    grants, cases, status = (
+        AccessGrant._meta.db_table,
+        ComplaintCase._meta.db_table,
+        CredentialStatus._meta.db_table,
+    )
     links, recordings = GrantLink._meta.db_table, Recording._meta.db_table
     columns = row_reader(AccessGrant, alias, _GRANT_EXTRAS).columns("g")
     # Only table and column names from the models' metadata and the ORM's own SQL are interpolated.
     sql = f"""
-        SELECT {columns}, c.status AS case_status, r.state AS recording_state
+        SELECT {columns}, c.status AS case_status, r.state AS recording_state,
+               (cs.must_set_password OR cs.must_enrol) AS credentials_blocked,
+               cs.voided_at AS credentials_voided_at
         FROM {grants} g
         JOIN {cases} c ON c.id = g.case_id
         JOIN {links} l ON l.accessgrant_id = g.id
         JOIN {recordings} r ON r.id = l.recording_id
+        LEFT JOIN {status} cs ON cs.user_id = g.grantee_id
         WHERE g.case_id = %s AND l.recording_id = %s AND g.grantee_id = %s
           AND g.grantee_id IN ({role_sql})
         ORDER BY g.ends_at DESC

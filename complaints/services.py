@@ -33,6 +33,7 @@ from recorder.pseudonyms import customer_hash
 from retention.services import place_legal_hold, release_legal_hold
 from staff.authorisation import record_denial
 from staff.roles import APPROVER, OFFICER
+from staff.step_up import require_own_credentials
 
 User = AbstractBaseUser | AnonymousUser
 # Answer a complaint within one month (GDPR art. 12(3)); the officer may set another deadline.
@@ -301,6 +302,7 @@ def _playable_recordings(case: ComplaintCase) -> list[Recording]:
 def request_access(*, officer: Any, case_id: uuid.UUID | str, justification: str) -> AccessRequest:
     """Ask a DPO for access to the case's recordings; the case awaits approval."""
     require_role(officer, OFFICER, "request access to recordings")
+    require_own_credentials(officer, doing="request_access")
     case = case_for(user=officer, case_id=case_id, acting=True)
     justification = _clean_text(justification, field="justification", code="justification_required")
     with transaction.atomic():
@@ -331,6 +333,7 @@ def request_access(*, officer: Any, case_id: uuid.UUID | str, justification: str
 def _decidable(*, approver: Any, request_id: uuid.UUID | str, deciding: str) -> AccessRequest:
     """The pending request `approver` may decide: a DPO, and never the requester (four-eyes)."""
     require_role(approver, APPROVER, f"{deciding} access requests")
+    require_own_credentials(approver, doing=f"{deciding}_access")
     parsed = parse_uuid(request_id)
     request = AccessRequest.objects.filter(id=parsed).select_related("case").first() if parsed else None
     if request is None:
@@ -501,3 +504,34 @@ def expire_access_grants(*, now: datetime | None = None) -> int:
             )
             expired += 1
     return expired
+
+
+# --- credentials set by someone else ----------------------------------------------------------
+
+
+def revoke_grants_of_voided_account(*, user_id: Any, actor: Actor, reason: str, **kwargs: Any) -> int:
+    """`staff.account_changes.credentials_voided` receiver: someone other than its owner set the
+    account's password or touched its second factor, so what those credentials could open is
+    closed at once, in the transaction of the change. Each active grant of the account is revoked
+    (`access_grant.revoked`, in the case's history with the reason and who set the credential);
+    a case left without an active grant is open again, for a new request once its owner renewed
+    them. No savepoints: SQLite opens none while the change's own statement is unfinished."""
+    now = timezone.now()
+    revoked = 0
+    grants = AccessGrant.objects.filter(grantee_id=user_id, revoked_at__isnull=True, ends_at__gt=now)
+    for grant in grants.select_for_update().select_related("case"):
+        grant.revoked_at = now
+        grant.save(update_fields=["revoked_at"])
+        record_event(
+            action="access_grant.revoked",
+            actor=actor,
+            case_id=grant.case_id,
+            details={"grant": str(grant.id), "reason": reason, "grantee": str(user_id)},
+        )
+        case = grant.case
+        still = case.grants.filter(revoked_at__isnull=True, ends_at__gt=now).exists()
+        if case.status == ComplaintCase.Status.ACCESS_GRANTED and not still:
+            case.status = ComplaintCase.Status.OPEN
+            case.save(update_fields=["status"])
+        revoked += 1
+    return revoked

@@ -25,7 +25,7 @@ from complaints.models import ComplaintCase
 from core.errors import Conflict, Forbidden, InvalidInput
 from staff.authorisation import serves, staff_page
 from staff.roles import APPROVER, OFFICER
-from staff.step_up import recently_authenticated, step_up_url
+from staff.step_up import step_up_url, stepped_up
 
 
 def _case_url(case_id: Any) -> str:
@@ -182,7 +182,7 @@ def player(request: HttpRequest, case_id: str, recording_id: str) -> HttpRespons
     except playback.NoActiveGrant as refused:
         messages.error(request, refused.detail)
         return redirect(_case_url(case.id))
-    if not recently_authenticated(request):
+    if not stepped_up(request):
         return HttpResponseRedirect(step_up_url(request.get_full_path()))
     stream = reverse("recording-stream", kwargs={"case_id": case.id, "recording_id": recording.id})
     return render(
@@ -215,6 +215,9 @@ def decide(request: HttpRequest, request_id: str) -> HttpResponse:
         messages.error(request, "Give a reason for your decision, then approve or reject.")
         return redirect("complaints:approval-queue")
     reason = form.cleaned_data["reason"]
+    if form.cleaned_data["decision"] == "approve" and not stepped_up(request):
+        messages.info(request, "Confirm your password and a code, then approve again.")
+        return HttpResponseRedirect(step_up_url(reverse("complaints:approval-queue")))
     try:
         if form.cleaned_data["decision"] == "approve":
             grant = services.approve_access_request(

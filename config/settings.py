@@ -54,6 +54,9 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    # createsuperuser and changepassword with their account changes ledgered: before
+    # django.contrib.auth, so these commands win (staff/django_commands).
+    "staff.django_commands",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -63,6 +66,12 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "axes",
+    # TOTP second factor (RFC 6238) and single-use recovery codes for the roles that open
+    # recordings; enrolled by their owners only (staff.second_factor). Before staff: staff.admin
+    # takes their admins away (no page shows a device's secret).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     # The vault's apps, lowest layer first (the import-linter contract in .importlinter).
     "core",
     "audit",
@@ -91,6 +100,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The signed-in user is the actor the database's account triggers name (staff.account_changes).
+    "staff.account_changes.ActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # An empty 405 (a form's address opened with GET) becomes a page, or JSON for the API.

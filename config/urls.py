@@ -6,8 +6,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from ops.views import metrics
+from staff.second_factor import second_factor
 from staff.step_up import step_up
-from staff.views import home
+from staff.views import home, password_change, password_changed
 
 handler400 = "core.errors.handler400"
 handler403 = "staff.views.handler403"
@@ -19,6 +20,9 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/step-up/", step_up, name="step-up"),
+    path("accounts/second-factor/", second_factor, name="second-factor"),
+    path("accounts/password/", password_change, name="password-change"),
+    path("accounts/password/done/", password_changed, name="password-change-done"),
     path("cases/", include("complaints.urls_pages")),
     path("operations/", include("retention.urls_pages")),
     path("audit/", include("auditor.urls_pages")),

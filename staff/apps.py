@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 from django.contrib.auth import get_user_model
-from django.contrib.auth.signals import user_logged_in
+from django.db.backends.signals import connection_created
 from django.db.models.signals import m2m_changed, post_migrate
 
 
@@ -12,15 +12,18 @@ class StaffConfig(AppConfig):
     verbose_name = "Staff: roles, sign-in, step-up"
 
     def ready(self) -> None:
-        from staff import schema  # noqa: F401 - registers the OpenAPI authentication scheme
-        from staff.account_changes import record_role_change
-        from staff.step_up import note_authentication
+        from audit.services import register_queue
+        from staff import checks, schema  # noqa: F401 - the system check, the OpenAPI authentication scheme
+        from staff.account_changes import install, ledger_queued_changes, record_role_change
 
         # Role groups follow staff.roles after every migrate, as contrib.auth does for its
         # permissions: a deployment never runs with a stale permission table.
         post_migrate.connect(_sync_roles, dispatch_uid="staff.sync_role_groups")
-        # Step-up before playback needs the time of the last password entry in the session.
-        user_logged_in.connect(note_authentication, dispatch_uid="staff.note_authentication")
+        # Account writes through Django carry their actor to the database's triggers, and the
+        # changes those queue are in the ledger before the transaction commits; changes made
+        # outside Django are moved by the next sequencing (each signed head).
+        connection_created.connect(install, dispatch_uid="staff.account_write_wrapper")
+        register_queue(ledger_queued_changes)
         m2m_changed.connect(
             record_role_change,
             sender=get_user_model().groups.through,

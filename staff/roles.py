@@ -48,6 +48,13 @@ OFFICER, APPROVER, AUDITOR, OPERATOR = ROLES
 # Django's superuser may use those pages without holding the role. The roles that open personal
 # data or recordings are for the people in those jobs only (DESIGN "Users").
 METADATA_ROLES = (AUDITOR, OPERATOR)
+# The roles whose holders open recordings (request, approve, play back): never a superuser's, who
+# could otherwise also set the password of the person who approves them; a TOTP second factor.
+RECORDING_ROLES = (OFFICER, APPROVER)
+SUPERUSER_WITH_RECORDING_ROLE = (
+    "{username} is a superuser and cannot also be a {role}: a superuser can change any account, so "
+    "nobody who can open recordings may be one (separation of duties). Use a separate account."
+)
 
 
 class UnknownRole(ValueError):

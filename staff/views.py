@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from django.contrib.auth.views import PasswordChangeDoneView, PasswordChangeView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import NoReverseMatch, resolve, reverse
+from django.urls import NoReverseMatch, resolve, reverse, reverse_lazy
 
 from audit.services import Actor, record_event
 from core.errors import json_error, wants_json
-from staff.authorisation import served_roles, serves, staff_page
+from staff.authorisation import View, served_roles, serves, staff_page
 from staff.roles import ROLES, role_of
 
 # (url name, title, what it is for). Who may open a section is what its page declares
@@ -55,6 +56,21 @@ def sections_for(user: Any, *, current_path: str = "") -> list[dict[str, Any]]:
     if inside:
         max(inside, key=lambda section: len(section["url"]))["current"] = True
     return sections
+
+
+# The owner sets their own password (after an administrator set one, say): Django's view, a staff
+# page of every role. The change is ledgered with its owner as actor (staff.account_changes).
+password_change = staff_page(*ROLES)(
+    cast(
+        "View",
+        PasswordChangeView.as_view(
+            template_name="staff/password_change.html", success_url=reverse_lazy("password-change-done")
+        ),
+    )
+)
+password_changed = staff_page(*ROLES)(
+    cast("View", PasswordChangeDoneView.as_view(template_name="staff/password_change_done.html"))
+)
 
 
 @staff_page(*ROLES)

@@ -20,6 +20,7 @@ from core.schema import ERROR
 from recorder.api import SessionOut
 from staff.authorisation import StaffAPIView, StaffListView
 from staff.roles import APPROVER, OFFICER
+from staff.step_up import StepUpRequired, step_up_url, stepped_up
 
 # --- representations --------------------------------------------------------------------------
 
@@ -289,6 +290,11 @@ class ApproveView(StaffAPIView):
     )
     def post(self, request: Request, request_id: str) -> Response:
         data = validated(DecisionIn, request.data)
+        if not stepped_up(request._request):
+            raise StepUpRequired(
+                "Confirm your password and a current code before approving: "
+                + step_up_url("/cases/approvals/")
+            )
         grant = services.approve_access_request(approver=request.user, request_id=request_id, **data)
         return Response(AccessGrantOut(grant).data, status=201)
 

@@ -110,7 +110,7 @@ class RecordingStreamView(StaffAPIView):
     def get(self, request: Request, case_id: str, recording_id: str) -> HttpResponse | StreamingHttpResponse:
         user = request.user
         authorised = playback.authorise_playback(user=user, case_id=case_id, recording_id=recording_id)
-        if not recently_authenticated(request._request):
+        if not recently_authenticated(request._request, voided_at=authorised.credentials_voided_at):
             playback.refuse_without_step_up(user=user, authorised=authorised)
             raise StepUpRequired(
                 "Confirm your password before playback: " + step_up_url(request.get_full_path()),

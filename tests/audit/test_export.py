@@ -21,8 +21,9 @@ from tests.openapi import assert_documented, published_schema
 
 CASE = uuid.UUID("00000000-0000-4000-8000-00000000cafe")
 RECORDING = uuid.UUID("00000000-0000-4000-8000-0000000000ee")
-# Entries before fill_ledger(): the auditor's role, given by the fixture (staff.role_changed).
-BASE = 1
+# Entries before fill_ledger(): the fixture's auditor account, created (staff.account_changed),
+# put in the auditor group (staff.account_changed) and so given the role (staff.role_changed).
+BASE = 3
 
 
 def fill_ledger() -> None:

@@ -135,8 +135,9 @@ def test_the_latest_head_is_for_auditors_only(client, auditor, operator) -> None
     append_one_by_one(4)
     sign_tree_head(trigger=SignedTreeHead.Trigger.SCHEDULE)
     body = auditor.get("/api/v1/audit/head").json()
-    # the 4 entries, after the two staff's roles (staff.role_changed)
-    assert body["tree_size"] == 2 + 4 and len(bytes.fromhex(body["root_hash"])) == 32
+    # the 4 entries, after the two staff's accounts: each created and put in its group
+    # (staff.account_changed), each given its role (staff.role_changed)
+    assert body["tree_size"] == 2 * 3 + 4 and len(bytes.fromhex(body["root_hash"])) == 32
     assert operator.get("/api/v1/audit/head").status_code == 403
     anonymous = client.get("/api/v1/audit/head")
     assert anonymous.status_code in (401, 403) and "error" in anonymous.json()

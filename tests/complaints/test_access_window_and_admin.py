@@ -26,6 +26,7 @@ def test_access_window_is_iso_8601_or_hours(settings, text, window) -> None:
     assert access_window() == window
 
 
+@pytest.mark.django_db  # the system checks also read the accounts (staff.E001)
 @pytest.mark.parametrize("text", ["P1M", "PT0S", "-5", "soon", ""])
 def test_a_bad_access_window_stops_the_service_at_start(settings, text) -> None:
     settings.ACCESS_WINDOW = text

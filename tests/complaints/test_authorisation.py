@@ -12,7 +12,7 @@ from django.test import Client
 
 from audit.models import LedgerEntry
 from complaints import services
-from tests.staff import Staff
+from tests.staff import Staff, signed_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.local_store]
 
@@ -121,6 +121,8 @@ def complaint_world(staff: Staff, make_session, state: str) -> dict[str, str]:
 
 
 def client_for(principal: str, staff: Staff, recorder_client) -> Client:
+    if principal not in ("anonymous", "recorder_token"):
+        return signed_in(getattr(staff, principal), csrf=True)  # officers and DPOs stepped up
     client = Client(enforce_csrf_checks=True)
     if principal == "recorder_token":
         client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {recorder_client[1]}"

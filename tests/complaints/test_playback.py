@@ -20,7 +20,7 @@ from retention.models import LegalHold
 from retention.services import purge_expired, release_legal_hold
 from tests.complaints.conftest import ledger_actions
 from tests.openapi import assert_documented, published_schema
-from tests.staff import PASSWORD, signed_in
+from tests.staff import PASSWORD, fresh_totp_code, signed_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.local_store]
 SIZE = 3 * CHUNK_SIZE + 1234
@@ -377,7 +377,7 @@ def test_a_purged_recording_is_gone_even_under_a_grant(staff, granted) -> None:
     assert answer.status_code == 410 and answer.json()["error"] == "recording_purged"
 
 
-def test_playback_needs_a_password_entered_within_15_minutes(staff, granted) -> None:
+def test_playback_needs_a_password_and_code_entered_within_15_minutes(staff, granted) -> None:
     case, _, made = granted
     client = signed_in(staff.officer)
     url = stream_url(case.id, made.recording_id)
@@ -387,10 +387,14 @@ def test_playback_needs_a_password_entered_within_15_minutes(staff, granted) -> 
         assert "/accounts/step-up/?next=" in refused.json()["detail"]
         form = client.get("/accounts/step-up/", {"next": url})
         assert form.status_code == 200 and b'type="password"' in form.content
-        wrong = client.post("/accounts/step-up/", {"password": "not the password", "next": url})
+        assert b'autocomplete="one-time-code"' in form.content
+        code = fresh_totp_code(staff.officer)
+        wrong = client.post("/accounts/step-up/", {"password": "not the password", "code": code, "next": url})
         assert wrong.status_code == 400
+        no_code = client.post("/accounts/step-up/", {"password": PASSWORD, "next": url})
+        assert no_code.status_code == 400  # the password alone is no step-up
         assert client.get(url, HTTP_RANGE="bytes=0-9").status_code == 403
-        confirmed = client.post("/accounts/step-up/", {"password": PASSWORD, "next": url})
+        confirmed = client.post("/accounts/step-up/", {"password": PASSWORD, "code": code, "next": url})
         assert confirmed.status_code == 302 and confirmed["Location"] == url
         answer = client.get(url, HTTP_RANGE="bytes=0-9")
         assert answer.status_code == 206 and streamed(answer) == made.body[:10]
@@ -399,5 +403,8 @@ def test_playback_needs_a_password_entered_within_15_minutes(staff, granted) -> 
 
 def test_the_step_up_page_does_not_redirect_off_site(staff) -> None:
     client = signed_in(staff.officer)
-    answer = client.post("/accounts/step-up/", {"password": PASSWORD, "next": "https://evil.example/"})
+    code = fresh_totp_code(staff.officer)
+    answer = client.post(
+        "/accounts/step-up/", {"password": PASSWORD, "code": code, "next": "https://evil.example/"}
+    )
     assert answer.status_code == 302 and answer["Location"] == "/"

@@ -1,27 +1,28 @@
 """The complaint workflow end to end, in real headless Chromium against the real service:
 
 an officer opens a case for a customer's real WebM recording and requests access; a DPO
-approves; the officer plays and seeks in the video element (HTTP Range requests reach the
+approves after stepping up with password and TOTP code; the officer enrols an authenticator
+(reading the secret off the enrolment page, as one types it into an app), steps up with a code
+and plays and seeks in the video element (HTTP Range requests reach the
 server, each written to the ledger); the officer closes the case; an auditor sees the entries.
 """
 
 from __future__ import annotations
 
+import base64
 import re
-import time
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.urls import NoReverseMatch, reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import LedgerEntry
 from retention.services import purge_expired
-from staff.step_up import SESSION_KEY
 from tests.e2e.conftest import UploadedRecording, browser_sign_in, new_page
-from tests.staff import PASSWORD, make_staff
+from tests.staff import PASSWORD, add_staff, fresh_totp_code, make_staff, totp_code
 
 pytestmark = pytest.mark.slow
 
@@ -94,13 +95,30 @@ def officer_requests_access(page: Any, screenshots: Any) -> None:
     page.go_back()
 
 
+def step_up_with_code(page: Any, username: str) -> None:
+    """The step-up form: password and the code the person's authenticator shows now."""
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Code from your authenticator").fill(
+        fresh_totp_code(get_user_model().objects.get(username=username))
+    )
+    page.get_by_role("button", name="Confirm").click()
+
+
 def dpo_approves(page: Any, screenshots: Any) -> None:
     page.get_by_role("link", name="Access requests to decide").first.click()
     page.wait_for_url("**/cases/approvals/")
     assert page.get_by_text(JUSTIFICATION).is_visible()
     assert page.get_by_text(COMPLAINT).is_visible()
     screenshots.take(page, "dpo-approval-queue")
-    page.get_by_label("Your reason").fill("Justified: the complaint names this session and a specific act.")
+    reason = "Justified: the complaint names this session and a specific act."
+    page.get_by_label("Your reason").fill(reason)
+    page.get_by_role("button", name="Approve").click()
+    # Approving wants a step-up with password and code; then the DPO approves again.
+    page.wait_for_url(re.compile(r"/accounts/step-up/"))
+    screenshots.take(page, "dpo-step-up")
+    step_up_with_code(page, "dora")
+    page.wait_for_url("**/cases/approvals/")
+    page.get_by_label("Your reason").fill(reason)
     page.get_by_role("button", name="Approve").click()
     page.wait_for_url("**/cases/approvals/")
     assert page.get_by_text("Approved: access for olivia").is_visible()
@@ -126,12 +144,21 @@ def wait_for_video(page: Any, condition: str) -> None:
     page.evaluate(WAIT_FOR_VIDEO.replace("CONDITION", condition))
 
 
-def sign_in_long_ago(page: Any) -> None:
-    """Set the browser's staff session's time of the last password entry 16 minutes back."""
-    cookie = next(c for c in page.context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME)
-    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key=cookie["value"])
-    session[SESSION_KEY] = int(time.time()) - 16 * 60
-    session.save()
+def officer_enrols_an_authenticator(page: Any, screenshots: Any) -> None:
+    """The enrolment page as an officer uses it: the secret is read off the page as it would be
+    typed into an authenticator app, and the app's current code typed back."""
+    page.wait_for_url(re.compile(r"/accounts/second-factor/"))
+    assert page.locator("figure.qr svg").count() == 1
+    screenshots.take(page, "officer-enrol-authenticator")
+    secret = page.locator("#totp-secret").inner_text().strip()
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8)).hex()
+    page.get_by_label("The code the new authenticator shows").fill(totp_code(TOTPDevice(key=key)))
+    page.get_by_role("button", name="Confirm").click()
+    page.get_by_role("heading", name="Your recovery codes").wait_for()
+    assert page.locator("ul.recovery-codes li").count() == 10
+    assert secret not in page.content()  # shown once, before it was confirmed
+    screenshots.take(page, "officer-recovery-codes")
+    page.get_by_role("link", name="Continue").click()
 
 
 def officer_plays_and_seeks(page: Any, case_id: str, screenshots: Any) -> StreamTraffic:
@@ -142,14 +169,14 @@ def officer_plays_and_seeks(page: Any, case_id: str, screenshots: Any) -> Stream
     screenshots.take(page, "officer-case-access-granted-1024px")
     page.set_viewport_size({"width": 1280, "height": 800})
     traffic = StreamTraffic(page)
-    # Playback wants the password from within 15 minutes: let this sign-in look older than that.
-    sign_in_long_ago(page)
+    # Playback wants a step-up with password and code: a sign-in is not one. The officer has no
+    # authenticator yet, so the step-up sends them to enrol one first, then back to the player.
     page.get_by_role("link", name="Play recording").click()
+    officer_enrols_an_authenticator(page, screenshots)
     page.wait_for_url(re.compile(r"/accounts/step-up/"))
-    assert not traffic.requests  # nothing was fetched before the password was confirmed
+    assert not traffic.requests  # nothing was fetched before the password and code were confirmed
     screenshots.take(page, "officer-step-up")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Confirm").click()
+    step_up_with_code(page, "olivia")
     page.wait_for_url(re.compile(r"/play/$"))
     video = page.locator("video#player")
     assert "nodownload" in (video.get_attribute("controlslist") or "")
@@ -198,9 +225,9 @@ def ledger_page_shows_entries(page: Any, case_id: str, screenshots: Any) -> bool
 def test_officer_dpo_and_auditor_take_a_complaint_from_case_to_playback(
     browser, live_service, webm_recording: UploadedRecording, webm_file: Path, screenshots
 ) -> None:
+    add_staff("olivia", "compliance_officer")  # enrols an authenticator in the browser, below
     for username, role in (
-        ("olivia", "compliance_officer"),
-        ("dora", "data_protection_officer"),
+        ("dora", "data_protection_officer"),  # with the authenticator make_staff enrols as hers
         ("audrey", "auditor"),
         ("otto", "operator"),
     ):

@@ -9,6 +9,7 @@ follows the markers through the staff side as well.
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 from collections.abc import Callable
@@ -17,12 +18,13 @@ from typing import Any
 
 import pytest
 import requests
+from django.contrib.auth import get_user_model
 from django.test import Client
 
 from recorder.services import create_recorder_client
 from tests.factories import SessionPayload
 from tests.ops.test_structured_logs import LoggingLiveServer
-from tests.staff import add_staff
+from tests.staff import add_staff, enrol_totp, fresh_totp_code
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.local_store]
 
@@ -64,6 +66,16 @@ class Caller:
             return self.client.post(path, kwargs["form"], **extra)
         return self.client.generic(method, path, data, content_type=content_type, **extra)
 
+    def step_up(self, username: str, password: str) -> int:
+        """The step-up form: password and a current code of the person's authenticator."""
+        self.call("GET", "/accounts/step-up/")
+        code = fresh_totp_code(get_user_model().objects.get(username=username))
+        form = {"password": password, "code": code, "next": "/"}
+        if self.http is not None:
+            form["csrfmiddlewaretoken"] = str(self.http.cookies["csrftoken"])
+            return int(self.call("POST", "/accounts/step-up/", data=form, allow_redirects=False).status_code)
+        return int(self.call("POST", "/accounts/step-up/", form=form).status_code)
+
     def sign_in(self, username: str, password: str) -> int:
         self.call("GET", "/accounts/login/")
         if self.http is not None:
@@ -102,6 +114,9 @@ def whole_flow(base: str | None, token: str) -> None:
     assert officer.sign_in("olivia", PASSWORD + "-wrong") == 200  # the form again: refused
     assert officer.sign_in("olivia", PASSWORD) == 302
     assert dpo.sign_in("dora", DPO_PASSWORD) == 302
+    # Approving and playing want a step-up with password and a current TOTP code.
+    assert officer.step_up("olivia", PASSWORD) == 302
+    assert dpo.step_up("dora", DPO_PASSWORD) == 302
     found = officer.call("GET", "/api/v1/session-search", params={"customer_ref": CUSTOMER})
     assert found.status_code == 200
     opened = {
@@ -142,6 +157,9 @@ def staff_and_token() -> str:
     # The default password hasher: the live server must verify these passwords too.
     add_staff("olivia", "compliance_officer", PASSWORD)
     add_staff("dora", "data_protection_officer", DPO_PASSWORD)
+    for username in ("olivia", "dora"):  # their TOTP secrets must not be logged either
+        device = enrol_totp(get_user_model().objects.get(username=username))
+        MARKERS.extend([device.key.encode(), base64.b32encode(device.bin_key).rstrip(b"=")])
     return create_recorder_client(name="log-scan-tool")[1]
 
 

@@ -42,6 +42,7 @@ def test_a_bad_period_is_refused(period: str) -> None:
         add_period(datetime(2026, 1, 1, tzinfo=UTC), period)
 
 
+@pytest.mark.django_db  # the system checks also read the accounts (staff.E001)
 def test_a_bad_retention_setting_stops_the_service_at_start(settings) -> None:
     settings.RECORDING_RETENTION = "3 months"
     with pytest.raises(SystemCheckError, match=r"retention\.E001"):

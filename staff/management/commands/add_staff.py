@@ -13,7 +13,7 @@ from django.db import transaction
 
 from audit.services import Actor
 from staff.account_changes import acting_as
-from staff.roles import ROLES, assign_role
+from staff.roles import RECORDING_ROLES, ROLES, SUPERUSER_WITH_RECORDING_ROLE, assign_role
 
 
 class Command(BaseCommand):
@@ -45,7 +45,10 @@ class Command(BaseCommand):
                 validate_password(password, user)
             except ValidationError as error:
                 raise CommandError(" ".join(error.messages)) from error
-        with transaction.atomic():
+        if user.is_superuser and role in RECORDING_ROLES:
+            raise CommandError(SUPERUSER_WITH_RECORDING_ROLE.format(username=username, role=role))
+        # Every account write below is ledgered with this command as its actor, in this transaction.
+        with acting_as(Actor.job("add_staff")), transaction.atomic():
             created = user.pk is None
             if email:
                 user.email = email
@@ -56,7 +59,6 @@ class Command(BaseCommand):
                 user.set_unusable_password()
             user.full_clean(exclude=["password"])
             user.save()
-            with acting_as(Actor.job("add_staff")):
-                assign_role(user=user, role=role)
+            assign_role(user=user, role=role)
         verb = "created" if created else "updated"
         self.stdout.write(f"{verb} {username} with role {role}")
