@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "complaints",
     "django_prometheus",
     "ops",
+    "privacy",
 ]
 
 MIDDLEWARE = [
