@@ -16,20 +16,29 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit.services import Actor, Event, record_events
-from core.batching import any_of
+from core.batching import any_of, rows_per_statement
+from core.periods import add_period, parse_period
 from recorder.models import Recording, Session
 from recorder.pseudonyms import pseudonym
 from recorder.stores import ObjectStore, StoreError
 
 logger = logging.getLogger(__name__)
+
+# A session's end for retention when it has no recording: when it ended, or, if it never ended,
+# when it was registered. The partial index `session_unrecorded_due` covers it.
+ENDED_OR_REGISTERED = Coalesce("ended_at", "registered_at")
+# x + P3M <= now can hold for an x up to three days after now - P3M (31 Nov... clamps to the 28th).
+MONTH_END_SLACK = timedelta(days=4)
 
 
 @dataclass(frozen=True)
@@ -128,9 +137,79 @@ def _mark_purged(recordings: list[Claimed], *, actor: Actor) -> None:
 
 
 def pseudonymise_sessions(session_ids: list[uuid.UUID]) -> None:
-    """Erase the raw customer and agent references. The keyed hashes, computed at registration,
-    remain: a later complaint still finds the tombstone by the customer's reference."""
-    Session.objects.filter(any_of("id", session_ids)).update(customer_ref=None, agent_ref=None)
+    """Erase the raw customer and agent references and replace the tool's external id by its
+    keyed hash (still unique, names nobody). The references' keyed hashes, computed at
+    registration, remain: a later complaint still finds the tombstone by the customer's reference.
+    Sessions pseudonymised already are left alone (their external id is a hash already)."""
+    rows = Session.objects.filter(any_of("id", session_ids), customer_ref__isnull=False)
+    sessions = [
+        Session(
+            id=id_,
+            external_id=pseudonym(external_id, purpose="external_id"),
+            customer_ref=None,
+            agent_ref=None,
+        )
+        for id_, external_id in rows.values_list("id", "external_id")
+    ]
+    Session.objects.bulk_update(
+        sessions, ["external_id", "customer_ref", "agent_ref"], batch_size=rows_per_statement(4)
+    )
+
+
+def unrecorded_due(
+    *, now: datetime, held_session_ids: QuerySet[Any, Any]
+) -> QuerySet[Session, tuple[uuid.UUID, datetime]]:
+    """Sessions that never got a recording, not pseudonymised yet, not held, whose end (or
+    registration, if they never ended) lies at least about RECORDING_RETENTION back: a superset by
+    at most the days a calendar month's end clamps (`is_unrecorded_due` decides exactly).
+    Rows are (session id, ended or registered)."""
+    period = parse_period(settings.RECORDING_RETENTION)
+    cutoff = now - period + MONTH_END_SLACK
+    return (
+        Session.objects.annotate(ended_or_registered=ENDED_OR_REGISTERED)
+        .filter(customer_ref__isnull=False, recording__isnull=True, ended_or_registered__lte=cutoff)
+        .exclude(id__in=held_session_ids)
+        .order_by("ended_or_registered", "id")
+        .values_list("id", "ended_or_registered")
+    )
+
+
+def is_unrecorded_due(ended_or_registered: datetime, *, now: datetime) -> bool:
+    return add_period(ended_or_registered, settings.RECORDING_RETENTION) <= now
+
+
+def pseudonymise_unrecorded(
+    *, now: datetime, held_session_ids: QuerySet[Any, Any], limit: int, actor: Actor
+) -> int:
+    """Claim up to `limit` due sessions without a recording and pseudonymise them, with one
+    `session.pseudonymised` ledger event each, in one transaction. Returns how many it
+    pseudonymised; 0 means none is due (the claim goes in due order, so the first not yet due
+    ends the work)."""
+    with transaction.atomic():
+        rows = unrecorded_due(now=now, held_session_ids=held_session_ids)
+        claimed = rows.select_for_update(skip_locked=True, of=("self",))[:limit]
+        due = [
+            (session_id, ended_or_registered)
+            for session_id, ended_or_registered in claimed
+            if is_unrecorded_due(ended_or_registered, now=now)
+        ]
+        if not due:
+            return 0
+        pseudonymise_sessions([session_id for session_id, _ in due])
+        at = timezone.now().isoformat()
+        record_events(
+            [
+                Event(
+                    "session.pseudonymised",
+                    actor,
+                    {"reason": "retention_expired", "recording": None, "pseudonymised_at": at},
+                    None,
+                    session_id,
+                )
+                for session_id, _ in due
+            ]
+        )
+    return len(due)
 
 
 def sessions_for_customer(customer_ref: str) -> QuerySet[Session]:
