@@ -36,17 +36,20 @@ class Datum:
     what: str
     why: str
     end: End
-    after: str = (
-        ""  # the period, by the setting that sets it, e.g. "RECORDING_RETENTION after the recording arrived"
-    )
+    after: str = ""  # the period, named by the setting that sets it
+    # Whether an access report (Art. 15) shows the value to the customer it is about. The agent's
+    # reference is withheld: it identifies an employee (Art. 15(4), the rights of others).
+    subject_sees: bool = False
 
     @property
     def personal(self) -> bool:
         return self.end is not End.NOT_PERSONAL
 
 
-def _d(model: str, field: str, what: str, why: str, end: End, after: str = "") -> Datum:
-    return Datum(model, field, what, why, end, after)
+def _d(
+    model: str, field: str, what: str, why: str, end: End, after: str = "", *, subject_sees: bool = False
+) -> Datum:
+    return Datum(model, field, what, why, end, after, subject_sees)
 
 
 _RECORDING_END = (
@@ -145,6 +148,7 @@ DATA_MAP: tuple[Datum, ...] = (
         "to answer the complaint",
         End.REDACTED,
         _CASE_END,
+        subject_sees=True,
     ),
     _d(
         "complaints.ComplaintCase",
@@ -383,6 +387,11 @@ def may_hold_personal_data(field: models.Field | object) -> bool:  # type: ignor
     return isinstance(field, text_like) and not field.choices
 
 
+def shown_to_subject(model: str, field: str) -> bool:
+    datum = declared().get((model, field))
+    return datum is not None and datum.subject_sees
+
+
 def declared() -> dict[tuple[str, str], Datum]:
     return {(d.model, d.field): d for d in DATA_MAP}
 
@@ -412,11 +421,12 @@ def as_markdown() -> str:
         "",
         "## Personal data",
         "",
-        "| model | field | what | why kept | end | when |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| model | field | what | why kept | end | when | in an access report |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     lines += [
-        f"| `{d.model}` | `{d.field}` | {d.what} | {d.why} | {d.end} | {d.after or '—'} |"
+        f"| `{d.model}` | `{d.field}` | {d.what} | {d.why} | {d.end} | {d.after or '—'} "
+        f"| {'shown' if d.subject_sees else '—'} |"
         for d in DATA_MAP
         if d.personal
     ]

@@ -81,18 +81,33 @@ def shred_expired(
     """
     with transaction.atomic():
         claimed = _claim(expired(now=now, held_session_ids=held_session_ids), limit)
-        if not claimed:
-            return []
-        Recording.objects.filter(any_of("id", [r.id for r in claimed]), state=Recording.State.LOCKED).update(
-            header=None, state=Recording.State.SHREDDED, shredded_at=timezone.now()
-        )
-        record_events(
-            [
-                Event("recording.shredded", actor, {"reason": "retention_expired"}, r.id, r.session_id)
-                for r in claimed
-            ]
-        )
+        _shred(claimed, actor=actor, reason="retention_expired")
     return claimed
+
+
+def shred_recordings(*, recording_ids: list[uuid.UUID], actor: Actor, reason: str) -> list[Claimed]:
+    """Erase the headers of these locked recordings now (an erasure request), in the caller's
+    transaction: the caller has checked that no legal hold keeps them, under its locks."""
+    with transaction.atomic():
+        rows = Recording.objects.filter(any_of("id", recording_ids), state=Recording.State.LOCKED).order_by(
+            "id"
+        )
+        claimed = [
+            Claimed(*row) for row in rows.select_for_update().values_list("id", "session_id", "object_key")
+        ]
+        _shred(claimed, actor=actor, reason=reason)
+    return claimed
+
+
+def _shred(claimed: list[Claimed], *, actor: Actor, reason: str) -> None:
+    if not claimed:
+        return
+    Recording.objects.filter(any_of("id", [r.id for r in claimed]), state=Recording.State.LOCKED).update(
+        header=None, state=Recording.State.SHREDDED, shredded_at=timezone.now()
+    )
+    record_events(
+        [Event("recording.shredded", actor, {"reason": reason}, r.id, r.session_id) for r in claimed]
+    )
 
 
 def delete_shredded_payloads(*, store: ObjectStore, limit: int, actor: Actor) -> DeletionOutcome:
@@ -101,29 +116,76 @@ def delete_shredded_payloads(*, store: ObjectStore, limit: int, actor: Actor) ->
     A recording is marked purged only once the store confirmed its object gone; the rest stay
     `shredded` for the next run, counted as failed.
     """
-    outcome = DeletionOutcome()
     with transaction.atomic():
         shredded = Recording.objects.filter(state=Recording.State.SHREDDED).order_by("shredded_at", "id")
         claimed = _claim(shredded, limit)
-        if not claimed:
-            return outcome
-        try:
-            deleted = set(store.delete_many([r.object_key for r in claimed]))
-        except StoreError as error:
-            logger.warning("payload deletion failed for %d recording(s): %s", len(claimed), error)
-            outcome.failed = len(claimed)
-            outcome.errors.append(str(error))
-            return outcome
-        gone = [r for r in claimed if r.object_key in deleted]
-        outcome.failed = len(claimed) - len(gone)
-        _mark_purged(gone, actor=actor)
-        outcome.purged = len(gone)
-        if outcome.failed:
-            outcome.errors.append(f"the store did not confirm {outcome.failed} deletion(s)")
+        outcome = delete_payloads(claimed, store=store, actor=actor)
     return outcome
 
 
-def _mark_purged(recordings: list[Claimed], *, actor: Actor) -> None:
+def delete_shredded(
+    *, recording_ids: list[uuid.UUID], store: ObjectStore, actor: Actor, reason: str
+) -> DeletionOutcome:
+    """`delete_shredded_payloads` for these recordings only (an erasure request); a purge worker
+    claiming the same rows skips them (SKIP LOCKED), so each is marked purged once."""
+    with transaction.atomic():
+        shredded = Recording.objects.filter(any_of("id", recording_ids), state=Recording.State.SHREDDED)
+        claimed = _claim(shredded.order_by("id"), len(recording_ids))
+        outcome = delete_payloads(claimed, store=store, actor=actor, reason=reason)
+    return outcome
+
+
+def pseudonymise_now(*, session_ids: list[uuid.UUID], actor: Actor, reason: str) -> int:
+    """Pseudonymise these sessions now, each with a `session.pseudonymised` entry (an erasure
+    request: sessions without a recording, or whose payload the store has yet to delete)."""
+    with transaction.atomic():
+        due = list(
+            Session.objects.select_for_update()
+            .filter(any_of("id", session_ids), customer_ref__isnull=False)
+            .values_list("id", flat=True)
+        )
+        pseudonymise_sessions(due)
+        at = timezone.now().isoformat()
+        record_events(
+            [
+                Event(
+                    "session.pseudonymised",
+                    actor,
+                    {"reason": reason, "pseudonymised_at": at},
+                    None,
+                    session_id,
+                )
+                for session_id in due
+            ]
+        )
+    return len(due)
+
+
+def delete_payloads(
+    claimed: list[Claimed], *, store: ObjectStore, actor: Actor, reason: str | None = None
+) -> DeletionOutcome:
+    """Delete the payloads of these shredded recordings; mark purged (and pseudonymise the
+    session) those the store confirmed gone. The rest stay shredded for the next purge run."""
+    outcome = DeletionOutcome()
+    if not claimed:
+        return outcome
+    try:
+        deleted = set(store.delete_many([r.object_key for r in claimed]))
+    except StoreError as error:
+        logger.warning("payload deletion failed for %d recording(s): %s", len(claimed), error)
+        outcome.failed = len(claimed)
+        outcome.errors.append(str(error))
+        return outcome
+    gone = [r for r in claimed if r.object_key in deleted]
+    outcome.failed = len(claimed) - len(gone)
+    _mark_purged(gone, actor=actor, reason=reason)
+    outcome.purged = len(gone)
+    if outcome.failed:
+        outcome.errors.append(f"the store did not confirm {outcome.failed} deletion(s)")
+    return outcome
+
+
+def _mark_purged(recordings: list[Claimed], *, actor: Actor, reason: str | None = None) -> None:
     """Mark purged, pseudonymise their sessions and ledger it: three statements for the batch."""
     if not recordings:
         return
@@ -133,6 +195,8 @@ def _mark_purged(recordings: list[Claimed], *, actor: Actor) -> None:
     )
     pseudonymise_sessions([r.session_id for r in recordings])
     details = {"purged_at": purged_at.isoformat()}
+    if reason is not None:  # an erasure request; the purge's own entries name no reason
+        details["reason"] = reason
     record_events([Event("recording.purged", actor, details, r.id, r.session_id) for r in recordings])
 
 

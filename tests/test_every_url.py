@@ -118,6 +118,21 @@ ROWS = [
         only({"auditor": 302, "superuser": 302}, others=403, base=SENT_TO_SIGN_IN), effect="ledger.exported"),
     Row("export page", "GET", "/audit/exports/{export}/",
         only(AUDITORS, others=403, base=SENT_TO_SIGN_IN), state="exported"),
+    # --- data-subject requests: data protection officers only ---
+    Row("subject requests page", "GET", "/privacy/", only({"dpo": 200}, others=403, base=SENT_TO_SIGN_IN)),
+    Row("access report (page)", "POST", "/privacy/", only({"dpo": 200}, others=403, base=SENT_TO_SIGN_IN),
+        body={"customer_ref": "CUST-4711"}, effect="subject.access_reported"),
+    Row("access report download", "POST", "/privacy/access-report.json",
+        only({"dpo": 200}, others=403, base=SENT_TO_SIGN_IN), body={"customer_ref": "CUST-4711"},
+        effect="subject.access_reported"),
+    Row("erasure (page)", "POST", "/privacy/erasure/", only({"dpo": 302}, others=403, base=SENT_TO_SIGN_IN),
+        body={"customer_ref": "CUST-NOBODY", "ground": "objection"}, effect="subject.erased"),
+    Row("access report (API)", "POST", "/api/v1/subject-requests/access-report",
+        only({"dpo": 200}, others=403, base=REFUSED_UNAUTHENTICATED), body={"customer_ref": "CUST-4711"},
+        kind="json", effect="subject.access_reported"),
+    Row("erasure (API)", "POST", "/api/v1/subject-requests/erasure",
+        only({"dpo": 200}, others=403, base=REFUSED_UNAUTHENTICATED),
+        body={"customer_ref": "CUST-NOBODY", "ground": "objection"}, kind="json", effect="subject.erased"),
     # --- machines: metrics and the schema ---
     # /metrics opens by address or bearer token, never by a staff session.
     Row("metrics from the monitoring address", "GET", "/metrics", everyone(200)),
