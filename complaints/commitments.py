@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
 from typing import Any
 
-COMMITMENT = "text_hmac"  # the ledger details' key of the commitment
+from audit.committed_texts import COMMITMENT
+
 WHERE = "text"  # ... and of where the text is kept, e.g. "case.summary", "request.justification"
 
 
@@ -30,17 +30,6 @@ def commit(key: str, text: str) -> str:
 def details(key: str, text: str, *, where: str) -> dict[str, str]:
     """What a ledger entry carries instead of `text`."""
     return {COMMITMENT: commit(key, text), WHERE: where}
-
-
-@dataclass(frozen=True)
-class Proof:
-    """A ledger entry's committed text, as an auditor sees it."""
-
-    where: str
-    text: str | None  # None once redacted
-    matches: bool | None  # None once redacted: nothing left to compare
-    redacted_at: str | None = None
-    redaction_reason: str | None = None
 
 
 def check(entry_details: dict[str, Any], *, key: str, text: str | None) -> bool:

@@ -164,6 +164,8 @@ ROWS = [
         only(AUDITORS, others=403, base=REFUSED_UNAUTHENTICATED), state="exported"),
     Row("export entries.jsonl", "GET", "/api/v1/audit/exports/{export}/entries.jsonl",
         only(AUDITORS, others=403, base=REFUSED_UNAUTHENTICATED), state="exported"),
+    Row("export texts.json", "GET", "/api/v1/audit/exports/{export}/texts.json",
+        only(AUDITORS, others=403, base=REFUSED_UNAUTHENTICATED), state="exported"),
     Row("export entries.csv", "GET", "/api/v1/audit/exports/{export}/entries.csv",
         only(AUDITORS, others=403, base=REFUSED_UNAUTHENTICATED), state="exported"),
     # The transparency-log reads: auditors or LEDGER_READ_TOKEN (tests/audit/test_checkpoint.py);

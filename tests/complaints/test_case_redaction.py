@@ -4,13 +4,17 @@ the ledger still verifies. Free text never entered the ledger in the first place
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from datetime import timedelta
 
 import pytest
 import time_machine
 
+from audit.exports import ExportFilters
 from audit.models import LedgerEntry
+from audit.services import create_export
 from complaints import commitments, services
 from complaints.models import AccessRequest, ComplaintCase
 from complaints.tasks import redact_closed_cases
@@ -18,7 +22,7 @@ from core.periods import add_period
 from recorder.pseudonyms import customer_hash
 from retention.services import purge_expired
 from tests.ledger import verify_ledger
-from tests.staff import signed_in_api
+from tests.staff import signed_in, signed_in_api
 
 pytestmark = pytest.mark.django_db
 NAME = "Jane Q. Doe of 12 Elm Street"  # personal data an officer types into a reason
@@ -104,3 +108,44 @@ def test_case_retention_is_a_setting(closed_case, settings) -> None:
         assert redact_closed_cases() == 0
     with time_machine.travel(add_period(closed_case.closed_at, "P2Y") + timedelta(days=1), tick=False):
         assert redact_closed_cases() == 1
+
+
+def _texts_json(staff, export_id) -> list[dict]:
+    answer = signed_in_api(staff.auditor).get(f"/api/v1/audit/exports/{export_id}/texts.json")
+    assert answer.status_code == 200
+    return answer.json()["texts"]
+
+
+def test_the_auditor_sees_each_text_beside_its_entry_proven_then_when_and_why_it_went(
+    closed_case, staff, settings
+) -> None:
+    page = signed_in(staff.auditor).get(f"/audit/?case_id={closed_case.id}").content.decode()
+    assert f"Called {NAME} back." in page and "matches the commitment" in page
+    export = create_export(user=staff.auditor, filters=ExportFilters(case_id=closed_case.id))
+    texts = {t["where"]: t for t in _texts_json(staff, export.id)}
+    assert set(texts) == {"request.justification", "request.reason", "case.summary"}
+    closing = LedgerEntry.objects.get(action="case.closed", case_id=closed_case.id)
+    summary = texts["case.summary"]
+    assert summary["seq"] == closing.seq and summary["matches"] is True
+    # Anyone can check it without the vault: HMAC-SHA256(key, text) is the entry's commitment.
+    digest = hmac.new(bytes.fromhex(summary["key"]), summary["text"].encode(), hashlib.sha256).hexdigest()
+    assert digest == closing.details["text_hmac"]
+    entries_before = signed_in_api(staff.auditor).get(f"/api/v1/audit/exports/{export.id}/entries.jsonl")
+    entries_before = b"".join(entries_before.streaming_content)
+
+    with time_machine.travel(add_period(closed_case.closed_at, settings.CASE_RETENTION) + timedelta(days=1)):
+        assert redact_closed_cases() == 1
+    page = signed_in(staff.auditor).get(f"/audit/?case_id={closed_case.id}").content.decode()
+    assert NAME not in page and "retention_expired" in page and "redacted" in page
+    after = {t["where"]: t for t in _texts_json(staff, export.id)}
+    assert after["case.summary"]["text"] is None and after["case.summary"]["key"] is None
+    assert (
+        after["case.summary"]["redaction_reason"] == "retention_expired"
+        and after["case.summary"]["redacted_at"]
+    )
+    # The signed export is unchanged (the manifest's digest still names it) and the ledger verifies.
+    entries_after = signed_in_api(staff.auditor).get(f"/api/v1/audit/exports/{export.id}/entries.jsonl")
+    entries_after = b"".join(entries_after.streaming_content)
+    assert entries_after == entries_before
+    assert hashlib.sha256(entries_after).hexdigest() == export.files["entries.jsonl"]["sha256"]
+    verify_ledger()
