@@ -28,20 +28,20 @@ class ErasureIn(SubjectIn):
     ground = serializers.ChoiceField(choices=list(services.ERASURE_GROUNDS.items()), help_text="Art. 17(1)")
 
 
-class ConsentOut(serializers.Serializer):
+class SubjectConsentOut(serializers.Serializer):
     granted_at = serializers.DateTimeField()
     view = serializers.BooleanField()
     control = serializers.BooleanField()
 
 
-class RightsChangeOut(serializers.Serializer):
+class SubjectRightsChangeOut(serializers.Serializer):
     type = serializers.CharField()
     at = serializers.DateTimeField()
     view = serializers.BooleanField()
     control = serializers.BooleanField()
 
 
-class RecordingOut(serializers.Serializer):
+class SubjectRecordingOut(serializers.Serializer):
     id = serializers.UUIDField()
     state = serializers.CharField()
     size = serializers.IntegerField(allow_null=True, help_text="plaintext bytes")
@@ -50,29 +50,29 @@ class RecordingOut(serializers.Serializer):
     deletes_at = serializers.DateTimeField(allow_null=True, help_text="when it will be, unless held")
 
 
-class HoldOut(serializers.Serializer):
+class SubjectHoldOut(serializers.Serializer):
     case_id = serializers.UUIDField(allow_null=True)
     placed_at = serializers.DateTimeField()
     released_at = serializers.DateTimeField(allow_null=True)
 
 
-class SessionOut(serializers.Serializer):
+class SubjectSessionOut(serializers.Serializer):
     id = serializers.UUIDField()
     started_at = serializers.DateTimeField()
     ended_at = serializers.DateTimeField(allow_null=True)
     registered_at = serializers.DateTimeField()
     initiated_by = serializers.CharField()
-    consent = ConsentOut()
-    timeline = RightsChangeOut(many=True)
+    consent = SubjectConsentOut()
+    timeline = SubjectRightsChangeOut(many=True)
     agent_ref = serializers.CharField(allow_null=True, help_text="only where the data map shows it")
     pseudonymised = serializers.BooleanField()
     recorded = serializers.BooleanField()
-    recording = RecordingOut(allow_null=True)
+    recording = SubjectRecordingOut(allow_null=True)
     session_data_ends_at = serializers.DateTimeField(allow_null=True)
-    legal_holds = HoldOut(many=True)
+    legal_holds = SubjectHoldOut(many=True)
 
 
-class CaseOut(serializers.Serializer):
+class SubjectCaseOut(serializers.Serializer):
     id = serializers.UUIDField()
     channel = serializers.CharField()
     received_at = serializers.DateTimeField()
@@ -85,19 +85,19 @@ class CaseOut(serializers.Serializer):
     texts_end_at = serializers.DateTimeField(allow_null=True)
 
 
-class RangeOut(serializers.Serializer):
+class SubjectRangeOut(serializers.Serializer):
     start = serializers.IntegerField()
     end = serializers.IntegerField()
     # DRF's metaclass takes declared fields off the class, so this shadows no serializer attribute.
     partial = serializers.BooleanField()  # type: ignore[assignment]
 
 
-class AccessOut(serializers.Serializer):
+class SubjectAccessOut(serializers.Serializer):
     at = serializers.DateTimeField()
     role = serializers.CharField(help_text="the role that played it; never a name")
     case_id = serializers.UUIDField(allow_null=True)
     recording_id = serializers.UUIDField()
-    range = RangeOut(allow_null=True)
+    range = SubjectRangeOut(allow_null=True)
 
 
 class AccessReportOut(serializers.Serializer):
@@ -105,9 +105,9 @@ class AccessReportOut(serializers.Serializer):
     generated_at = serializers.DateTimeField()
     recording_retention = serializers.CharField()
     case_retention = serializers.CharField()
-    sessions = SessionOut(many=True)
-    cases = CaseOut(many=True)
-    accesses = AccessOut(many=True)
+    sessions = SubjectSessionOut(many=True)
+    cases = SubjectCaseOut(many=True)
+    accesses = SubjectAccessOut(many=True)
 
 
 class ErasureOut(serializers.Serializer):
