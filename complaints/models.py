@@ -46,7 +46,6 @@ class ComplaintCase(models.Model):
 
     class RedactionReason(models.TextChoices):
         RETENTION_EXPIRED = "retention_expired", "CASE_RETENTION passed after closing"
-        ERASURE_REQUESTED = "erasure_requested", "The customer's erasure request (Art. 17)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # The reference as the complainant gave it, and its keyed hash: sessions are matched on the

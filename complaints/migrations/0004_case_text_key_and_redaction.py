@@ -30,7 +30,6 @@ class Migration(migrations.Migration):
                 blank=True,
                 choices=[
                     ("retention_expired", "CASE_RETENTION passed after closing"),
-                    ("erasure_requested", "The customer's erasure request (Art. 17)"),
                 ],
                 max_length=24,
             ),
