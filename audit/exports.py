@@ -17,11 +17,14 @@ from django.db.models import QuerySet
 
 from audit import export_format, signing
 from audit.canonical import entry_fields, timestamp
+from audit.committed_texts import COMMITMENT as COMMITMENT_KEY
+from audit.committed_texts import committed_texts as committed_text_sources
 from audit.keys import signing_key
 from audit.merkle import ProofTree
 from audit.models import LedgerEntry, LedgerExport
 from audit.selectors import LedgerInconsistent, ledger_tree, tree_root
 from audit.tiles import MissingTile, TiledTree, inclusion_tiles
+from core.batching import batched
 
 CHUNK = 2000
 # The entries of the `account` filter: every change of a staff account, and role changes.
@@ -198,3 +201,17 @@ def manifest(export: LedgerExport) -> dict[str, Any]:
     key = signing_key()
     body["signature"] = base64.b64encode(key.sign(signing.manifest_message(body))).decode()
     return body
+
+
+def committed_texts(export: LedgerExport) -> list[dict[str, Any]]:
+    """texts.json: the free texts the export's entries commit to (audit.committed_texts), each
+    with its key while it exists, so anyone can check HMAC-SHA256(key, text) against the entry's
+    `text_hmac`; after redaction, when and why it went. Not signed: it changes when a case is
+    redacted, while the entries (which the manifest signs) never do."""
+    filters = ExportFilters.from_json(export.filters)
+    entries = filters.entries(tree_size=export.head.tree_size).filter(details__has_key=COMMITMENT_KEY)
+    found: list[dict[str, Any]] = []
+    for chunk in batched(entries.iterator(chunk_size=2000), 2000):
+        texts = committed_text_sources(chunk)
+        found += [texts[entry.seq].as_json(entry.seq) for entry in chunk if entry.seq in texts]
+    return found

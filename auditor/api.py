@@ -252,3 +252,49 @@ class ExportFileView(StaffAPIView):
         response["Content-Disposition"] = f'attachment; filename="ledger-{export.id}-{name}"'
         response["Cache-Control"] = "no-store"
         return response
+
+
+class ExportTextsView(StaffAPIView):
+    serves = (AUDITOR,)
+
+    @extend_schema(
+        operation_id="ledger_export_texts",
+        summary="The free texts the export's entries commit to, with their keys; or when and why each went",
+        description=(
+            "Each text is kept with its case, not in the ledger; an entry carries `text_hmac`, "
+            "HMAC-SHA256 under the case's key. While the text exists it is given with the key "
+            "(check it: HMAC-SHA256(key, UTF-8 text) equals the entry's `text_hmac`) and `matches` "
+            "says the vault checked it; after the case's redaction, `text` and `key` are null and "
+            "`redacted_at` and `redaction_reason` say when and why. Not signed: it changes on "
+            "redaction, while the entries the manifest signs never do."
+        ),
+        responses={
+            200: inline_serializer(
+                "ExportTexts",
+                {
+                    "export": serializers.UUIDField(),
+                    "texts": inline_serializer(
+                        "CommittedText",
+                        {
+                            "seq": serializers.IntegerField(),
+                            "where": serializers.CharField(),
+                            "text": serializers.CharField(allow_null=True),
+                            "key": serializers.CharField(allow_null=True),
+                            "matches": serializers.BooleanField(allow_null=True),
+                            "redacted_at": serializers.DateTimeField(allow_null=True),
+                            "redaction_reason": serializers.CharField(allow_null=True),
+                        },
+                        many=True,
+                    ),
+                },
+            ),
+            403: ERROR,
+            404: ERROR,
+        },
+    )
+    def get(self, request: Request, export_id: str) -> Response:
+        export = get_object_or_404(LedgerExport.objects.select_related("head"), id=export_id)
+        response = Response({"export": str(export.id), "texts": exports.committed_texts(export)})
+        response["Content-Disposition"] = f'attachment; filename="ledger-{export.id}-texts.json"'
+        response["Cache-Control"] = "no-store"
+        return response

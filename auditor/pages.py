@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from django.urls import reverse
 
 from audit import export_format
+from audit.committed_texts import CommittedText
 from audit.models import LedgerEntry, LedgerExport
 from audit.selectors import accesses_per_week
 from core.charts import Column, Series, column_chart
@@ -32,6 +33,10 @@ ACTION_TEXT = {
     "case.access_request_cancelled": "saw a pending request cancelled (case closed)",
     "case.access_expired": "saw access expire",
     "case.closed": "closed a case",
+    "case.redacted": "redacted a closed case's texts",
+    "session.pseudonymised": "pseudonymised a session without a recording",
+    "subject.access_reported": "reported what the vault holds about a customer",
+    "subject.erased": "erased a customer's data on request",
     "legal_hold.placed": "placed a legal hold",
     "legal_hold.released": "released a legal hold",
     "ledger.exported": "exported the ledger",
@@ -44,8 +49,10 @@ ACTION_TEXT = {
 ACTOR_KIND = {"user": "", "job": "job", "recorder_client": "recorder client", "system": "system"}
 
 
-def describe(entry: LedgerEntry) -> dict[str, Any]:
+def describe(entry: LedgerEntry, *, text: CommittedText | None = None) -> dict[str, Any]:
+    """An entry in words; `text` is the free text it commits to (audit.committed_texts), if any."""
     return {
+        "text": text,
         "entry": entry,
         "who": entry.actor_label,
         "who_kind": ACTOR_KIND.get(entry.actor_kind, entry.actor_kind),
@@ -105,5 +112,11 @@ def export_files(export: LedgerExport) -> list[ExportFile]:
             "manifest.json",
             "Signed manifest: filters, count, heads, digests",
             reverse("audit-export-manifest", kwargs={"export_id": export.id}),
+        ),
+        ExportFile(
+            "texts.json",
+            "The free texts the entries commit to, with their keys, or when and why each was redacted "
+            "(not signed: it changes on redaction)",
+            reverse("audit-export-texts", kwargs={"export_id": export.id}),
         ),
     ]

@@ -26,6 +26,9 @@ urlpatterns = [
         api.ManifestView.as_view(),
         name="audit-export-manifest",
     ),
+    path(
+        "audit/exports/<uuid:export_id>/texts.json", api.ExportTextsView.as_view(), name="audit-export-texts"
+    ),
     re_path(
         # Django's own uuid converter pattern: 36 hex digits and dashes in any order would reach the
         # database lookup as a non-UUID (a 500 the fuzzer found).

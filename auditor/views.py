@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from audit.committed_texts import committed_texts
 from audit.models import LedgerEntry, LedgerExport
 from audit.selectors import ACCESS_ACTIONS, last_seq, latest_head, recent_exports
 from audit.services import create_export
@@ -30,13 +31,14 @@ def ledger(request: HttpRequest) -> HttpResponse:
     chart, weeks = pages.weekly_chart(timezone.now())
     query = request.GET.copy()
     query.pop("page", None)
+    texts = committed_texts(list(page.object_list))
     return render(
         request,
         "auditor/ledger.html",
         {
             "form": form,
             "page": page,
-            "rows": [pages.describe(entry) for entry in page.object_list],
+            "rows": [pages.describe(entry, text=texts.get(entry.seq)) for entry in page.object_list],
             "query": query.urlencode(),
             "chart": chart,
             "weeks": weeks,

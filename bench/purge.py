@@ -1,6 +1,9 @@
 """Purge benchmark: `manage.py purge_expired` on PostgreSQL with the S3 store (moto's server over
 HTTP) against a bare script that deletes the same number of keys with DeleteObjects (1000 a call)
-and updates the same number of rows with one SQL statement per batch, in the same run.
+and updates the same number of rows with one SQL statement per batch, in the same run. A share
+of the sessions (`--unrecorded`, default a quarter) never got a recording (refused, or no upload
+came): the purge pseudonymises them too, and the bare script updates them with one UPDATE per
+1000. "rec/s" counts sessions ended either way.
 
 Prints recordings per second (median of --runs), the ratio vault/bare, and the purge process's
 peak RSS for a small and the full count (memory must stay flat). Needs DATABASE_URL pointing at
@@ -66,13 +69,40 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
     return server.process, server.endpoint
 
 
-def seed(count: int, s3, label: str) -> list[str]:  # type: ignore[no-untyped-def]
-    """`count` locked, expired recordings with their sessions, and a small object each."""
-    keys = seed_rows(count, label)
+def seed(count: int, s3, label: str, unrecorded: int = 0) -> tuple[list[str], list[uuid.UUID]]:  # type: ignore[no-untyped-def]
+    """`count` sessions: `unrecorded` of them without a recording, registered a year ago; the rest
+    with a locked, expired recording and a small object each. Their object keys and the ids of the
+    sessions without a recording."""
+    keys = seed_rows(count - unrecorded, label)
+    bare_sessions = seed_unrecorded(unrecorded, label)
     body = os.urandom(288)
     with ThreadPoolExecutor(max_workers=10) as pool:  # boto3 keeps 10 connections to an endpoint
         list(pool.map(lambda key: s3.put_object(Bucket=BUCKET, Key=key, Body=body), keys))
-    return keys
+    return keys, bare_sessions
+
+
+def seed_unrecorded(count: int, label: str) -> list[uuid.UUID]:
+    """Sessions without a recording, registered and ended a year ago (past any retention)."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from recorder.models import RecorderClient, Session
+
+    client = RecorderClient.objects.get(name="bench")
+    past = timezone.now() - timedelta(days=366)
+    ids = [uuid.uuid4() for _ in range(count)]
+    columns = (
+        "id, client_id, external_id, customer_ref, customer_ref_hash, agent_ref, agent_ref_hash, "
+        "initiated_by, started_at, consent_granted_at, consent_view, consent_control, registered_at, ended_at"
+    )
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {Session._meta.db_table} ({columns}) FROM STDIN") as copy:
+            for n, sid in enumerate(ids):
+                copy.write_row(
+                    (sid, client.pk, f"{label}-norec-{n}", f"N-{n}", "0" * 64, "A", "1" * 64, "customer",
+                     past, past, True, False, past, past)
+                )  # fmt: skip
+    return ids
 
 
 def seed_rows(count: int, label: str) -> list[str]:
@@ -136,11 +166,19 @@ def seed_rows(count: int, label: str) -> list[str]:
     return keys
 
 
-def bare_floor(keys: list[str], s3) -> float:  # type: ignore[no-untyped-def]
-    """The least any purge must do: DeleteObjects per 1000 keys, one UPDATE per batch."""
+def bare_floor(keys: list[str], s3, unrecorded: list[uuid.UUID]) -> float:  # type: ignore[no-untyped-def]
+    """The least any purge must do: DeleteObjects per 1000 keys, one UPDATE per batch; one UPDATE
+    per 1000 sessions without a recording."""
     from django.db import connection, transaction
 
     started = time.perf_counter()
+    for start in range(0, len(unrecorded), BATCH):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE recorder_session SET customer_ref = NULL, agent_ref = NULL, "
+                "external_id = md5(external_id) WHERE id = ANY(%s)",
+                [unrecorded[start : start + BATCH]],
+            )
     for start in range(0, len(keys), BATCH):
         batch = keys[start : start + BATCH]
         s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
@@ -186,6 +224,9 @@ def main() -> None:
     )
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=10_000, help="count for the memory comparison")
+    parser.add_argument(
+        "--unrecorded", type=float, default=0.25, help="share of the sessions that never got a recording"
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--database", default=SCRATCH_DB, help="the scratch database made and dropped")
     parser.add_argument(
@@ -229,7 +270,11 @@ def main() -> None:
             f"# Purge benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
             "PostgreSQL + S3 (moto server over HTTP)"
         )
-        print(f"\n## {args.count} expired recordings, {args.runs} runs (medians)\n")
+        unrecorded = int(args.count * args.unrecorded)
+        print(
+            f"\n## {args.count} expired sessions ({args.count - unrecorded} with a recording, "
+            f"{unrecorded} without), {args.runs} runs (medians)\n"
+        )
         print(
             "| run | bare floor rec/s | vault rec/s | vault / bare "
             "| vault rec/s incl. process start | vault peak RSS (MiB) |"
@@ -237,13 +282,13 @@ def main() -> None:
         print("| --- | --- | --- | --- | --- | --- |")
         bare_rates, vault_rates, process_rates, peaks = [], [], [], []
         for run in range(args.runs):
-            seed(args.count, s3, f"vault-{run}")
+            seed(args.count, s3, f"vault-{run}", unrecorded)
             seconds, process_seconds, peak, summary = vault_purge(env, scratch)
             vault_rates.append(args.count / seconds)
             process_rates.append(args.count / process_seconds)
             peaks.append(peak)
-            keys = seed(args.count, s3, f"bare-{run}")
-            bare_rates.append(args.count / bare_floor(keys, s3))
+            keys, bare_sessions = seed(args.count, s3, f"bare-{run}", unrecorded)
+            bare_rates.append(args.count / bare_floor(keys, s3, bare_sessions))
             ratio = vault_rates[-1] / bare_rates[-1]
             print(
                 f"| {run + 1} | {bare_rates[-1]:.0f} | {vault_rates[-1]:.0f} | {ratio:.2f}x "
@@ -255,7 +300,7 @@ def main() -> None:
             f"| {statistics.median(process_rates):.0f} | {statistics.median(peaks):.0f} |"
         )
         print(f"\n## Memory: purge process peak RSS (GNU time), {args.small} vs {args.count} recordings\n")
-        seed(args.small, s3, "memory-small")
+        seed(args.small, s3, "memory-small", int(args.small * args.unrecorded))
         _, _, small_peak, _ = vault_purge(env, scratch)
         print("| recordings | peak RSS (MiB) |\n| --- | --- |")
         print(f"| {args.small} | {small_peak:.0f} |")

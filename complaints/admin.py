@@ -11,8 +11,9 @@ from core.admin import ReadOnlyAdmin
 class ComplaintCaseAdmin(ReadOnlyAdmin):
     list_display = ["id", "status", "channel", "opened_by", "opened_at", "respond_by", "outcome"]
     list_filter = ["status", "channel", "outcome"]
-    # The complaint text and the customer's reference are for the case's officer, not the admin.
-    exclude = ["customer_ref", "customer_ref_hash", "complaint", "summary"]
+    # The complaint text and the customer's reference are for the case's officer, not the admin;
+    # the commitment key would let anyone test a guessed text against the ledger.
+    exclude = ["customer_ref", "customer_ref_hash", "complaint", "summary", "text_key"]
 
 
 @admin.register(AccessRequest)

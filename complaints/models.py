@@ -44,6 +44,9 @@ class ComplaintCase(models.Model):
         ABUSE_NOT_CONFIRMED = "abuse_not_confirmed", "Abuse not confirmed"
         WITHDRAWN = "withdrawn", "Withdrawn"
 
+    class RedactionReason(models.TextChoices):
+        RETENTION_EXPIRED = "retention_expired", "CASE_RETENTION passed after closing"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # The reference as the complainant gave it, and its keyed hash: sessions are matched on the
     # hash, because a purged session keeps only the hash (recorder.pseudonyms).
@@ -68,6 +71,11 @@ class ComplaintCase(models.Model):
         related_name="complaint_cases_closed",
     )
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The key (hex) of the keyed hashes the ledger keeps instead of the case's free texts
+    # (complaints.commitments); erased with the texts when the case is redacted.
+    text_key = models.CharField(max_length=64, blank=True, editable=False)
+    redacted_at = models.DateTimeField(null=True, blank=True)
+    redaction_reason = models.CharField(max_length=24, choices=RedactionReason.choices, blank=True)
     sessions = models.ManyToManyField(  # type: ignore[var-annotated]
         "recorder.Session", through="CaseSession", related_name="complaint_cases"
     )

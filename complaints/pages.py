@@ -15,7 +15,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from audit.models import LedgerEntry
-from complaints import selectors
+from complaints import commitments, selectors
 from complaints.models import AccessGrant, AccessRequest, ComplaintCase
 from core.charts import Chart, Label, Line, Rect, Series
 from recorder import timeline
@@ -284,6 +284,7 @@ _ACTION_WORDS = {
     "case.access_expired": "Access window ended",
     "access_grant.revoked": "Access grant revoked",
     "case.closed": "Case closed",
+    "case.redacted": "Case redacted",
     "recording.played": "Recording played",
     "access.denied": "Access denied",
 }
@@ -299,6 +300,8 @@ _REASON_WORDS = {
 def _history_line(entry: LedgerEntry) -> HistoryLine:
     details = entry.details if isinstance(entry.details, dict) else {}
     note = _REASON_WORDS.get(str(details.get("reason", "")), str(details.get("reason", "")))
+    if commitments.COMMITMENT in details:  # the text is on this page; the ledger keeps its hash
+        note = "text kept with the case, its keyed hash in the ledger"
     served = details.get("range")
     if entry.action == "recording.played" and isinstance(served, dict):
         note = f"bytes {served.get('start', 0):,} to {served.get('end', 0):,}"

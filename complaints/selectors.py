@@ -6,6 +6,7 @@ Nothing here reads content; nothing here writes (denials are written by `complai
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,7 +15,9 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
+from audit.committed_texts import CommittedText
 from audit.models import LedgerEntry
+from complaints import commitments
 from complaints.access import parse_uuid
 from complaints.models import AccessGrant, AccessRequest, CaseSession, ComplaintCase
 from core.batching import any_of
@@ -152,3 +155,36 @@ def linked_recording_id(*, case: ComplaintCase, recording_id: uuid.UUID | str) -
         return None
     linked = Recording.objects.filter(id=parsed, session__case_links__case=case).values_list("id", flat=True)
     return linked.first()
+
+
+def committed_texts_of_cases(entries: Sequence[LedgerEntry]) -> dict[int, CommittedText]:
+    """The case texts (summary, justifications, decision reasons) these entries commit to, each
+    checked against its commitment under the case's key; after redaction, when and why it went."""
+    committing = [
+        e
+        for e in entries
+        if e.case_id and isinstance(e.details, dict) and commitments.COMMITMENT in e.details
+    ]
+    if not committing:
+        return {}
+    cases = ComplaintCase.objects.in_bulk([e.case_id for e in committing])
+    request_ids = [str(e.details.get("request", "")) for e in committing if e.details.get("request")]
+    requests = AccessRequest.objects.in_bulk([r for r in request_ids if parse_uuid(r)])
+    found = {}
+    for entry in committing:
+        case = cases.get(entry.case_id)
+        if case is None:
+            continue
+        where = str(entry.details.get(commitments.WHERE, ""))
+        if case.redacted_at is not None:
+            found[entry.seq] = CommittedText(where, None, None, None, case.redacted_at, case.redaction_reason)
+            continue
+        request = requests.get(parse_uuid(str(entry.details.get("request", ""))))  # type: ignore[arg-type]
+        text = {
+            "case.summary": case.summary,
+            "request.justification": request.justification if request else None,
+            "request.reason": request.reason if request else None,
+        }.get(where)
+        matches = commitments.check(entry.details, key=case.text_key, text=text)
+        found[entry.seq] = CommittedText(where, text, case.text_key, matches)
+    return found

@@ -1,8 +1,9 @@
 """Complaint workflow actions: open, link, request, approve/reject (four-eyes), close, expire.
 
-Each action checks who may do it, changes state and writes its ledger event (actor and reason)
-in one transaction. Refusals of access are ledger events too (`access.denied`), written in their
-own transaction so they survive the refusal. Playback lives in `complaints.playback`.
+Each action checks who may do it, changes state and writes its ledger event (actor, and a
+commitment to the reason typed: complaints.commitments) in one transaction. Refusals of access
+are ledger events too (`access.denied`), written in their own transaction so they survive the
+refusal. Playback lives in `complaints.playback`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from audit.services import Actor, record_event
-from complaints import selectors
+from complaints import commitments, selectors
 from complaints.access import actor_of, case_for, parse_uuid, require_role
 from complaints.models import AccessGrant, AccessRequest, CaseSession, ComplaintCase
 from core.batching import rows_per_statement
@@ -209,6 +210,7 @@ def open_case(
         respond_by=respond_by,
         opened_by=officer,
         opened_at=now,
+        text_key=commitments.new_key(),
     )
     case.customer_ref_hash = customer_hash(case.customer_ref)
     _full_clean(case, exclude=["opened_by"])
@@ -325,7 +327,10 @@ def request_access(*, officer: Any, case_id: uuid.UUID | str, justification: str
             action="case.access_requested",
             actor=actor_of(officer),
             case_id=case.id,
-            details={"request": str(request.id), "reason": justification},
+            details={
+                "request": str(request.id),
+                **commitments.details(case.text_key, justification, where="request.justification"),
+            },
         )
     return request
 
@@ -392,7 +397,7 @@ def approve_access_request(*, approver: Any, request_id: uuid.UUID | str, reason
                 "grantee": str(request.requester_id),
                 "recordings": [str(r.id) for r in recordings],
                 "ends_at": grant.ends_at.isoformat(),
-                "reason": reason,
+                **commitments.details(case.text_key, reason, where="request.reason"),
             },
         )
     return grant
@@ -413,7 +418,10 @@ def reject_access_request(*, approver: Any, request_id: uuid.UUID | str, reason:
             action="case.access_rejected",
             actor=actor_of(approver),
             case_id=case.id,
-            details={"request": str(request.id), "reason": reason},
+            details={
+                "request": str(request.id),
+                **commitments.details(case.text_key, reason, where="request.reason"),
+            },
         )
     return request
 
@@ -472,7 +480,7 @@ def close_case(*, officer: Any, case_id: uuid.UUID | str, outcome: str, summary:
             action="case.closed",
             actor=actor,
             case_id=case.id,
-            details={"outcome": outcome, "reason": summary},
+            details={"outcome": outcome, **commitments.details(case.text_key, summary, where="case.summary")},
         )
     return case
 

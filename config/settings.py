@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "complaints",
     "django_prometheus",
     "ops",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -358,6 +359,9 @@ LEDGER_READ_TOKEN = env.str("LEDGER_READ_TOKEN", default="")
 # How long an approved access grant lasts: ISO 8601 (PT72H, P3D) or a number of hours.
 ACCESS_WINDOW = env.str("ACCESS_WINDOW", default="PT72H")
 ACCESS_EXPIRY_EVERY_SECONDS = env.int("ACCESS_EXPIRY_EVERY_SECONDS", default=60)
+# How long a closed complaint case keeps its customer reference and free texts (the telecom's
+# record of how it answered a complaint), ISO 8601; then they are redacted (complaints.redaction).
+CASE_RETENTION = env.str("CASE_RETENTION", default="P1Y")
 # Keyed fingerprints (idempotent re-upload) and pseudonyms use keys derived from this secret.
 VAULT_HASH_KEY = env.str("VAULT_HASH_KEY", default="") or _embedded_secret("vault-hash-key")
 
@@ -410,6 +414,10 @@ CELERY_BEAT_SCHEDULE = {
     "expire-access-grants": {
         "task": "complaints.tasks.expire_access_grants",
         "schedule": float(ACCESS_EXPIRY_EVERY_SECONDS),
+    },
+    "redact-closed-cases": {
+        "task": "complaints.tasks.redact_closed_cases",
+        "schedule": 60 * 60.0,
     },
     "reconcile-abandoned-uploads": {
         "task": "recorder.tasks.reconcile_abandoned_uploads",

@@ -26,6 +26,7 @@ urlpatterns = [
     path("cases/", include("complaints.urls_pages")),
     path("operations/", include("retention.urls_pages")),
     path("audit/", include("auditor.urls_pages")),
+    path("privacy/", include("privacy.urls_pages")),
     path("admin/", admin.site.urls),
     path("metrics", metrics, name="metrics"),
     path("api/v1/schema", SpectacularAPIView.as_view(), name="schema"),
@@ -33,4 +34,5 @@ urlpatterns = [
     path("api/v1/", include("retention.urls")),
     path("api/v1/", include("complaints.urls")),
     path("api/v1/", include("auditor.urls")),
+    path("api/v1/", include("privacy.urls")),
 ]

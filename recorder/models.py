@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.db.models.functions import Coalesce
 
 
 class RecorderClient(models.Model):
@@ -31,8 +32,9 @@ class RecorderClient(models.Model):
 class Session(models.Model):
     """A remote-support session, registered by the client with the customer's prior consent.
 
-    The raw customer and agent references are erased at purge; the keyed hashes stay, so a
-    later complaint still finds the tombstone.
+    The raw customer and agent references are erased at purge (or RECORDING_RETENTION after the
+    session ended, if it never got a recording) and the external id replaced by its keyed hash;
+    the references' keyed hashes stay, so a later complaint still finds the tombstone.
     """
 
     class InitiatedBy(models.TextChoices):
@@ -55,6 +57,15 @@ class Session(models.Model):
     registered_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        # The purge's claim of sessions that never got a recording, in due order (shredding.py).
+        indexes = [
+            models.Index(
+                Coalesce("ended_at", "registered_at"),
+                "id",
+                name="session_unrecorded_due",
+                condition=models.Q(customer_ref__isnull=False),
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["client", "external_id"], name="session_unique_external_id"),
             models.CheckConstraint(

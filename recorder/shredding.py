@@ -16,20 +16,29 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit.services import Actor, Event, record_events
-from core.batching import any_of
+from core.batching import any_of, rows_per_statement
+from core.periods import add_period, parse_period
 from recorder.models import Recording, Session
 from recorder.pseudonyms import pseudonym
 from recorder.stores import ObjectStore, StoreError
 
 logger = logging.getLogger(__name__)
+
+# A session's end for retention when it has no recording: when it ended, or, if it never ended,
+# when it was registered. The partial index `session_unrecorded_due` covers it.
+ENDED_OR_REGISTERED = Coalesce("ended_at", "registered_at")
+# x + P3M <= now can hold for an x up to three days after now - P3M (31 Nov... clamps to the 28th).
+MONTH_END_SLACK = timedelta(days=4)
 
 
 @dataclass(frozen=True)
@@ -72,18 +81,33 @@ def shred_expired(
     """
     with transaction.atomic():
         claimed = _claim(expired(now=now, held_session_ids=held_session_ids), limit)
-        if not claimed:
-            return []
-        Recording.objects.filter(any_of("id", [r.id for r in claimed]), state=Recording.State.LOCKED).update(
-            header=None, state=Recording.State.SHREDDED, shredded_at=timezone.now()
-        )
-        record_events(
-            [
-                Event("recording.shredded", actor, {"reason": "retention_expired"}, r.id, r.session_id)
-                for r in claimed
-            ]
-        )
+        _shred(claimed, actor=actor, reason="retention_expired")
     return claimed
+
+
+def shred_recordings(*, recording_ids: list[uuid.UUID], actor: Actor, reason: str) -> list[Claimed]:
+    """Erase the headers of these locked recordings now (an erasure request), in the caller's
+    transaction: the caller has checked that no legal hold keeps them, under its locks."""
+    with transaction.atomic():
+        rows = Recording.objects.filter(any_of("id", recording_ids), state=Recording.State.LOCKED).order_by(
+            "id"
+        )
+        claimed = [
+            Claimed(*row) for row in rows.select_for_update().values_list("id", "session_id", "object_key")
+        ]
+        _shred(claimed, actor=actor, reason=reason)
+    return claimed
+
+
+def _shred(claimed: list[Claimed], *, actor: Actor, reason: str) -> None:
+    if not claimed:
+        return
+    Recording.objects.filter(any_of("id", [r.id for r in claimed]), state=Recording.State.LOCKED).update(
+        header=None, state=Recording.State.SHREDDED, shredded_at=timezone.now()
+    )
+    record_events(
+        [Event("recording.shredded", actor, {"reason": reason}, r.id, r.session_id) for r in claimed]
+    )
 
 
 def delete_shredded_payloads(*, store: ObjectStore, limit: int, actor: Actor) -> DeletionOutcome:
@@ -92,29 +116,76 @@ def delete_shredded_payloads(*, store: ObjectStore, limit: int, actor: Actor) ->
     A recording is marked purged only once the store confirmed its object gone; the rest stay
     `shredded` for the next run, counted as failed.
     """
-    outcome = DeletionOutcome()
     with transaction.atomic():
         shredded = Recording.objects.filter(state=Recording.State.SHREDDED).order_by("shredded_at", "id")
         claimed = _claim(shredded, limit)
-        if not claimed:
-            return outcome
-        try:
-            deleted = set(store.delete_many([r.object_key for r in claimed]))
-        except StoreError as error:
-            logger.warning("payload deletion failed for %d recording(s): %s", len(claimed), error)
-            outcome.failed = len(claimed)
-            outcome.errors.append(str(error))
-            return outcome
-        gone = [r for r in claimed if r.object_key in deleted]
-        outcome.failed = len(claimed) - len(gone)
-        _mark_purged(gone, actor=actor)
-        outcome.purged = len(gone)
-        if outcome.failed:
-            outcome.errors.append(f"the store did not confirm {outcome.failed} deletion(s)")
+        outcome = delete_payloads(claimed, store=store, actor=actor)
     return outcome
 
 
-def _mark_purged(recordings: list[Claimed], *, actor: Actor) -> None:
+def delete_shredded(
+    *, recording_ids: list[uuid.UUID], store: ObjectStore, actor: Actor, reason: str
+) -> DeletionOutcome:
+    """`delete_shredded_payloads` for these recordings only (an erasure request); a purge worker
+    claiming the same rows skips them (SKIP LOCKED), so each is marked purged once."""
+    with transaction.atomic():
+        shredded = Recording.objects.filter(any_of("id", recording_ids), state=Recording.State.SHREDDED)
+        claimed = _claim(shredded.order_by("id"), len(recording_ids))
+        outcome = delete_payloads(claimed, store=store, actor=actor, reason=reason)
+    return outcome
+
+
+def pseudonymise_now(*, session_ids: list[uuid.UUID], actor: Actor, reason: str) -> int:
+    """Pseudonymise these sessions now, each with a `session.pseudonymised` entry (an erasure
+    request: sessions without a recording, or whose payload the store has yet to delete)."""
+    with transaction.atomic():
+        due = list(
+            Session.objects.select_for_update()
+            .filter(any_of("id", session_ids), customer_ref__isnull=False)
+            .values_list("id", flat=True)
+        )
+        pseudonymise_sessions(due)
+        at = timezone.now().isoformat()
+        record_events(
+            [
+                Event(
+                    "session.pseudonymised",
+                    actor,
+                    {"reason": reason, "pseudonymised_at": at},
+                    None,
+                    session_id,
+                )
+                for session_id in due
+            ]
+        )
+    return len(due)
+
+
+def delete_payloads(
+    claimed: list[Claimed], *, store: ObjectStore, actor: Actor, reason: str | None = None
+) -> DeletionOutcome:
+    """Delete the payloads of these shredded recordings; mark purged (and pseudonymise the
+    session) those the store confirmed gone. The rest stay shredded for the next purge run."""
+    outcome = DeletionOutcome()
+    if not claimed:
+        return outcome
+    try:
+        deleted = set(store.delete_many([r.object_key for r in claimed]))
+    except StoreError as error:
+        logger.warning("payload deletion failed for %d recording(s): %s", len(claimed), error)
+        outcome.failed = len(claimed)
+        outcome.errors.append(str(error))
+        return outcome
+    gone = [r for r in claimed if r.object_key in deleted]
+    outcome.failed = len(claimed) - len(gone)
+    _mark_purged(gone, actor=actor, reason=reason)
+    outcome.purged = len(gone)
+    if outcome.failed:
+        outcome.errors.append(f"the store did not confirm {outcome.failed} deletion(s)")
+    return outcome
+
+
+def _mark_purged(recordings: list[Claimed], *, actor: Actor, reason: str | None = None) -> None:
     """Mark purged, pseudonymise their sessions and ledger it: three statements for the batch."""
     if not recordings:
         return
@@ -124,13 +195,96 @@ def _mark_purged(recordings: list[Claimed], *, actor: Actor) -> None:
     )
     pseudonymise_sessions([r.session_id for r in recordings])
     details = {"purged_at": purged_at.isoformat()}
+    if reason is not None:  # an erasure request; the purge's own entries name no reason
+        details["reason"] = reason
     record_events([Event("recording.purged", actor, details, r.id, r.session_id) for r in recordings])
 
 
 def pseudonymise_sessions(session_ids: list[uuid.UUID]) -> None:
-    """Erase the raw customer and agent references. The keyed hashes, computed at registration,
-    remain: a later complaint still finds the tombstone by the customer's reference."""
-    Session.objects.filter(any_of("id", session_ids)).update(customer_ref=None, agent_ref=None)
+    """Erase the raw customer and agent references and replace the tool's external id by its
+    keyed hash (still unique, names nobody). The references' keyed hashes, computed at
+    registration, remain: a later complaint still finds the tombstone by the customer's reference.
+    Sessions pseudonymised already are left alone (their external id is a hash already)."""
+    rows = Session.objects.filter(any_of("id", session_ids), customer_ref__isnull=False)
+    hashed = [
+        (id_, pseudonym(external_id, purpose="external_id"))
+        for id_, external_id in rows.values_list("id", "external_id")
+    ]
+    if not hashed:
+        return
+    if connection.vendor == "postgresql":
+        # Hand-built on the purge's hot path (bench/README.md, Purge, issue 20): one UPDATE joined
+        # to the batch's (id, hash) pairs, two array parameters; bulk_update's CASE per row made
+        # the 1000-session batch several times slower.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Session._meta.db_table} AS s SET external_id = v.hash, customer_ref = NULL, "  # noqa: S608 - the table name is ours
+                "agent_ref = NULL FROM unnest(%s::uuid[], %s::text[]) AS v(id, hash) WHERE s.id = v.id",
+                [[id_ for id_, _ in hashed], [hash_ for _, hash_ in hashed]],
+            )
+        return
+    sessions = [
+        Session(id=id_, external_id=hash_, customer_ref=None, agent_ref=None) for id_, hash_ in hashed
+    ]
+    Session.objects.bulk_update(
+        sessions, ["external_id", "customer_ref", "agent_ref"], batch_size=rows_per_statement(4)
+    )
+
+
+def unrecorded_due(
+    *, now: datetime, held_session_ids: QuerySet[Any, Any]
+) -> QuerySet[Session, tuple[uuid.UUID, datetime]]:
+    """Sessions that never got a recording, not pseudonymised yet, not held, whose end (or
+    registration, if they never ended) lies at least about RECORDING_RETENTION back: a superset by
+    at most the days a calendar month's end clamps (`is_unrecorded_due` decides exactly).
+    Rows are (session id, ended or registered)."""
+    period = parse_period(settings.RECORDING_RETENTION)
+    cutoff = now - period + MONTH_END_SLACK
+    return (
+        Session.objects.annotate(ended_or_registered=ENDED_OR_REGISTERED)
+        .filter(customer_ref__isnull=False, recording__isnull=True, ended_or_registered__lte=cutoff)
+        .exclude(id__in=held_session_ids)
+        .order_by("ended_or_registered", "id")
+        .values_list("id", "ended_or_registered")
+    )
+
+
+def is_unrecorded_due(ended_or_registered: datetime, *, now: datetime) -> bool:
+    return add_period(ended_or_registered, settings.RECORDING_RETENTION) <= now
+
+
+def pseudonymise_unrecorded(
+    *, now: datetime, held_session_ids: QuerySet[Any, Any], limit: int, actor: Actor
+) -> int:
+    """Claim up to `limit` due sessions without a recording and pseudonymise them, with one
+    `session.pseudonymised` ledger event each, in one transaction. Returns how many it
+    pseudonymised; 0 means none is due (the claim goes in due order, so the first not yet due
+    ends the work)."""
+    with transaction.atomic():
+        rows = unrecorded_due(now=now, held_session_ids=held_session_ids)
+        claimed = rows.select_for_update(skip_locked=True, of=("self",))[:limit]
+        due = [
+            (session_id, ended_or_registered)
+            for session_id, ended_or_registered in claimed
+            if is_unrecorded_due(ended_or_registered, now=now)
+        ]
+        if not due:
+            return 0
+        pseudonymise_sessions([session_id for session_id, _ in due])
+        at = timezone.now().isoformat()
+        record_events(
+            [
+                Event(
+                    "session.pseudonymised",
+                    actor,
+                    {"reason": "retention_expired", "recording": None, "pseudonymised_at": at},
+                    None,
+                    session_id,
+                )
+                for session_id, _ in due
+            ]
+        )
+    return len(due)
 
 
 def sessions_for_customer(customer_ref: str) -> QuerySet[Session]:

@@ -27,6 +27,7 @@ class PurgeRunOut(serializers.ModelSerializer):  # type: ignore[type-arg]
             "abandoned_at",
             "shredded",
             "purged",
+            "pseudonymised",
             "skipped_held",
             "failed",
             "errors",
@@ -40,7 +41,7 @@ class PurgeRunListView(StaffListView):
     @extend_schema(
         operation_id="list_purge_runs",
         responses={200: PurgeRunOut(many=True), 403: ERROR},
-        summary="Purge runs, newest first: counts shredded, purged, held back and failed",
+        summary="Purge runs, newest first: counts shredded, purged, pseudonymised, held back and failed",
     )
     def get(self, request: Request) -> Response:
         return self.page(request, purge_runs(), PurgeRunOut)

@@ -46,6 +46,8 @@ class PurgeRun(models.Model):
     abandoned_at = models.DateTimeField(null=True, blank=True)
     shredded = models.PositiveIntegerField(default=0)
     purged = models.PositiveIntegerField(default=0)
+    # Sessions that never got a recording, pseudonymised RECORDING_RETENTION after they ended.
+    pseudonymised = models.PositiveIntegerField(default=0)
     skipped_held = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)

@@ -98,10 +98,16 @@ def held_session_ids() -> QuerySet[LegalHold, Any]:
 class PurgeBacklog:
     to_shred: int  # expired, unheld, locked (capped by the limit)
     to_purge: int  # to_shred plus the shredded ones a crashed run left
+    to_pseudonymise: int  # sessions without a recording whose retention passed, unheld
 
 
 def purge_backlog(*, now: datetime, limit: int | None = None) -> PurgeBacklog:
     """What a purge run would do now: for dry runs and progress bars."""
     due = shredding.expired(now=now, held_session_ids=held_session_ids()).count()
     to_shred = min(due, limit) if limit is not None else due
-    return PurgeBacklog(to_shred, to_shred + Recording.objects.filter(state=Recording.State.SHREDDED).count())
+    to_purge = to_shred + Recording.objects.filter(state=Recording.State.SHREDDED).count()
+    candidates = shredding.unrecorded_due(now=now, held_session_ids=held_session_ids())
+    to_pseudonymise = len(
+        [ended for _, ended in candidates.iterator() if shredding.is_unrecorded_due(ended, now=now)]
+    )
+    return PurgeBacklog(to_shred, to_purge, to_pseudonymise)

@@ -2,8 +2,10 @@
 
 The purge follows DESIGN.md's order per batch: claim (SKIP LOCKED) and shred with the ledger
 event in one transaction, delete the payloads (DeleteObjects, 1000 keys a call), then mark
-purged, pseudonymise the session and write the ledger event. The mechanics of each step live in
-`recorder.shredding`; this module decides what to purge and keeps the record of the run.
+purged, pseudonymise the session and write the ledger event. Then sessions that never got a
+recording are pseudonymised once their retention has passed, in batches of their own. The
+mechanics of each step live in `recorder.shredding`; this module decides what to purge and
+keeps the record of the run.
 """
 
 from __future__ import annotations
@@ -120,8 +122,10 @@ def purge_expired(
     if dry_run:
         backlog = selectors.purge_backlog(now=now, limit=limit)
         run.shredded, run.purged = backlog.to_shred, backlog.to_purge
+        run.pseudonymised = backlog.to_pseudonymise
     else:
         _run_batches(run, now=now, limit=limit, batch_size=batch_size, progress=progress)
+        _pseudonymise_unrecorded(run, now=now, batch_size=batch_size, progress=progress)
     run.finished_at = timezone.now()
     with transaction.atomic():
         run.save()
@@ -133,11 +137,12 @@ def purge_expired(
                     "run": str(run.id),
                     "shredded": run.shredded,
                     "purged": run.purged,
+                    "pseudonymised": run.pseudonymised,
                     "skipped_held": run.skipped_held,
                     "failed": run.failed,
                 },
             )
-    if not dry_run and (run.shredded or run.purged):
+    if not dry_run and (run.shredded or run.purged or run.pseudonymised):
         shredding.remove_overwritten_copies()
     return run
 
@@ -158,7 +163,7 @@ def _checkpoint(run: PurgeRun) -> None:
     """Save the run's counts after a batch: operators see a long run advance, and a run that
     stops advancing is recognisably abandoned."""
     run.progressed_at = timezone.now()
-    run.save(update_fields=["progressed_at", "shredded", "purged", "failed", "errors"])
+    run.save(update_fields=["progressed_at", "shredded", "purged", "pseudonymised", "failed", "errors"])
 
 
 def _run_batches(
@@ -228,6 +233,25 @@ def _run_batches_pipelined(
                     return
         finally:
             deleter.submit(connections.close_all).result()  # the thread's own connection
+
+
+def _pseudonymise_unrecorded(
+    run: PurgeRun, *, now: datetime, batch_size: int, progress: ProgressCallback | None
+) -> None:
+    """Sessions that never got a recording (refused, or no upload came) end like a purged
+    recording's session: pseudonymised RECORDING_RETENTION after they ended, in batches, a ledger
+    event each, unless a legal hold keeps them. Nothing to delete in a store: no payload exists."""
+    actor = Actor.job("purge")
+    while True:
+        done = shredding.pseudonymise_unrecorded(
+            now=now, held_session_ids=selectors.held_session_ids(), limit=batch_size, actor=actor
+        )
+        run.pseudonymised += done
+        _checkpoint(run)
+        if progress is not None and done:
+            progress(0, 0)
+        if done < batch_size:
+            return
 
 
 def _run_batches_in_turn(

@@ -29,6 +29,11 @@ SECTIONS = (
         "Approve or reject officers' requests to watch a case's recordings.",
     ),
     (
+        "privacy:subject-requests",
+        "Data-subject requests",
+        "What the vault holds about a customer (Art. 15), and erasure on request (Art. 17).",
+    ),
+    (
         "audit:ledger",
         "Audit ledger",
         "Every access, state change and purge; filter, export, verify.",

@@ -88,7 +88,7 @@ def test_calls_signed_in_by_session_refuse_anonymous_with_403_and_document_no_40
         for op in operations
         if schemes[op["operationId"]] and schemes[op["operationId"]] <= SESSION_SCHEMES
     ]
-    assert len(session_only) == 17  # every staff call: complaints, retention and audit
+    assert len(session_only) == 20  # every staff call: complaints, retention, audit and privacy
     assert [op["operationId"] for op in session_only if "401" in op["responses"]] == []
 
 

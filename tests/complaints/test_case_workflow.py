@@ -3,6 +3,7 @@ expire; holds follow the case; every transition is a ledger entry with actor and
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.models import LedgerEntry
-from complaints import selectors, services
+from complaints import commitments, selectors, services
 from complaints.models import AccessRequest, ComplaintCase
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from recorder.models import Recording
@@ -158,7 +159,10 @@ def test_rejection_reopens_the_case_with_the_reason_on_record(staff, make_sessio
     case.refresh_from_db()
     assert case.status == "open"
     entry = selectors.case_history(case_id=case.id).get(action="case.access_rejected")
-    assert entry.details["reason"] == "Not specific." and entry.actor_id == str(staff.dpo.pk)
+    # The ledger keeps a commitment to the reason; the reason itself stays with the request.
+    assert "Not specific." not in json.dumps(entry.details) and entry.actor_id == str(staff.dpo.pk)
+    assert commitments.check(entry.details, key=case.text_key, text="Not specific.")
+    assert entry.details["text"] == "request.reason"
 
 
 def test_closing_revokes_grants_and_releases_holds_so_an_expired_recording_is_purged(
@@ -207,7 +211,12 @@ def test_closing_cancels_a_pending_request_and_each_transition_gives_its_reason(
         "legal_hold.placed", "case.access_requested", "case.access_request_cancelled",
         "legal_hold.released", "case.closed",
     }  # fmt: skip
-    assert all(e.actor_id == str(staff.officer.pk) and e.details.get("reason") for e in transitions)
+    # Each gives its reason: a code, or a commitment to the text typed (kept with the case).
+    assert all(
+        e.actor_id == str(staff.officer.pk)
+        and (e.details.get("reason") or e.details.get(commitments.COMMITMENT))
+        for e in transitions
+    )
 
 
 def test_a_purged_recording_shows_in_the_case_as_its_tombstone(staff, make_session) -> None:

@@ -345,6 +345,7 @@ def test_each_role_is_offered_exactly_the_sections_it_may_open(staff) -> None:
         "Access requests to decide": reverse("complaints:approval-queue"),
         "Audit ledger": reverse("audit:ledger"),
         "Operations dashboard": reverse("retention:dashboard"),
+        "Data-subject requests": reverse("privacy:subject-requests"),
     }
     for role in ROLES[1:]:
         client = page_client(staff, role)

@@ -23,6 +23,7 @@ from ops.demo import media
 from ops.demo.plan import plan
 from ops.demo.player import DemoError, RecorderToolClient, Tally
 from recorder.models import RecorderClient, Session
+from recorder.pseudonyms import pseudonym
 from recorder.services import authenticate_token, create_recorder_client
 from staff.roles import ROLES
 
@@ -52,11 +53,15 @@ class Command(BaseCommand):
         tool = RecorderToolClient(url, token)
         tally = Tally()
         planned = plan(count=sessions, now=timezone.now())
-        known = dict(
-            Session.objects.filter(client=client)
-            .filter(any_of("external_id", [p.external_id for p in planned]))
+        # A session whose retention has passed keeps only the keyed hash of its external id.
+        names = {p.external_id: p.external_id for p in planned}
+        names |= {pseudonym(p.external_id, purpose="external_id"): p.external_id for p in planned}
+        known = {
+            names[external_id]: session_id
+            for external_id, session_id in Session.objects.filter(client=client)
+            .filter(any_of("external_id", list(names)))
             .values_list("external_id", "id")
-        )
+        }
         with tempfile.TemporaryDirectory() as folder:
             recordings = media.recordings(Path(folder))
             try:

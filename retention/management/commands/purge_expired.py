@@ -50,6 +50,10 @@ class Command(BaseCommand):
         rows = [
             ("shredded (key destroyed)" if not run.dry_run else "would shred", run.shredded),
             ("purged (payload deleted)" if not run.dry_run else "would purge", run.purged),
+            (
+                "sessions without recording pseudonymised" if not run.dry_run else "would pseudonymise",
+                run.pseudonymised,
+            ),
             ("skipped: legal hold", run.skipped_held),
             ("failed (left for next run)", run.failed),
         ]
