@@ -11,7 +11,9 @@ against what they print, so that neither a script nor a recorded figure can rot 
    `Table: figures of `bench/X.py` at <commit>, ...`: the script's own table; its columns must
      be exactly those of a table the script printed in step 1 (cells may join several runs);
    `Table: commits compared with `bench/X.py`, ...`: a comparison of commits, each row naming
-     its commit in its first cell.
+     its commit in its first cell;
+   `Table: figures of `bench/X.py` as it was at <commit>, ...`: figures kept from a script that
+     has since changed; each of its columns must appear in that commit's `bench/X.py`.
    Every commit named must exist in this repository (unless the clone is shallow).
 
 The output of each script is kept in bench/results/smoke/ (ignored by git). `--readme-only`
@@ -51,6 +53,9 @@ HELPERS = {"__init__.py", "smoke.py", "plain_range_server.py"}
 TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 SEPARATOR = re.compile(r"^\s*\|(\s*:?-{3,}:?\s*\|)+\s*$")
 FIGURES = re.compile(r"^Table: figures of `bench/(?P<script>[\w.]+\.py)` at (?P<commit>[0-9a-f]{7,40})\b")
+EARLIER = re.compile(
+    r"^Table: figures of `bench/(?P<script>[\w.]+\.py)` as it was at (?P<commit>[0-9a-f]{7,40})\b"
+)
 COMPARED = re.compile(r"^Table: commits compared with `bench/(?P<script>[\w.]+\.py)`")
 COMMIT = re.compile(r"\b[0-9a-f]{7,40}\b")
 
@@ -142,6 +147,23 @@ def commit_problem(commit: str) -> str | None:
     return None if known.returncode == 0 else f"names commit {commit}, which this repository does not have"
 
 
+def earlier_columns_problem(script: str, commit: str, header: tuple[str, ...]) -> str | None:
+    """Why a table cannot have been printed by `script` as it was at `commit`, or None: a column
+    its source at that commit does not name. No history (a shallow clone): nothing to look in."""
+    source = subprocess.run(
+        ["git", "show", f"{commit}:bench/{script}"], cwd=ROOT, capture_output=True, text=True
+    )
+    if source.returncode != 0:
+        if problem := commit_problem(commit):
+            return problem
+        shallow = subprocess.run(
+            ["git", "rev-parse", "--is-shallow-repository"], cwd=ROOT, capture_output=True, text=True
+        )
+        return None if shallow.stdout.strip() == "true" else f"commit {commit} has no bench/{script}"
+    missing = [column for column in header if column not in source.stdout]
+    return f"bench/{script} at {commit} prints no column {missing!r}" if missing else None
+
+
 def check_readme(outputs: dict[str, str]) -> list[str]:
     """Problems of bench/README.md against the scripts' output (script -> stdout)."""
     problems = []
@@ -164,6 +186,9 @@ def check_readme(outputs: dict[str, str]) -> list[str]:
                 )
             if problem := commit_problem(figures["commit"]):
                 problems.append(f"{where}: {problem}")
+        elif earlier := EARLIER.match(table.caption):
+            if problem := earlier_columns_problem(earlier["script"], earlier["commit"], table.header):
+                problems.append(f"{where}: {problem}")
         elif compared := COMPARED.match(table.caption):
             if compared["script"] not in SCRIPTS:
                 problems.append(f"{where}: names bench/{compared['script']}, which is not in SCRIPTS")
@@ -176,7 +201,8 @@ def check_readme(outputs: dict[str, str]) -> list[str]:
         else:
             problems.append(
                 f"{where}: a table without a caption naming its script and commit just above it "
-                "(`Table: figures of `bench/X.py` at <commit>, ...` or "
+                "(`Table: figures of `bench/X.py` at <commit>, ...`, "
+                "`Table: figures of `bench/X.py` as it was at <commit>, ...` or "
                 "`Table: commits compared with `bench/X.py`, ...`)"
             )
     return problems
