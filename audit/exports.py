@@ -16,7 +16,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from audit import export_format, signing
-from audit.canonical import entry_fields, timestamp
+from audit.canonical import COLUMNS, hashed_fields, timestamp
 from audit.committed_texts import COMMITMENT as COMMITMENT_KEY
 from audit.committed_texts import committed_texts as committed_text_sources
 from audit.keys import signing_key
@@ -128,17 +128,18 @@ def proven_tree(export: LedgerExport) -> ProofTree:
 def _records(filters: ExportFilters, tree: ProofTree) -> Iterator[tuple[dict[str, Any], list[bytes]]]:
     """(hashed fields, inclusion proof) of each selected entry. A chunk of entries at a time, the
     tiles their proofs need are read in one query first: an export of k entries reads those k
-    entries and O(k log n) tiles, never the whole ledger."""
-    rows = filters.entries(tree_size=tree.size).iterator(chunk_size=CHUNK)
-    while chunk := list(islice(rows, CHUNK)):
+    entries and O(k log n) tiles, never the whole ledger. Entries are read as rows, not model
+    instances (half the time)."""
+    rows = filters.entries(tree_size=tree.size).values_list(*COLUMNS).iterator(chunk_size=CHUNK)
+    while chunk := [hashed_fields(**dict(zip(COLUMNS, row, strict=True))) for row in islice(rows, CHUNK)]:
         if isinstance(tree, TiledTree):
-            tree.prefetch(key for entry in chunk for key in inclusion_tiles(int(entry.seq) - 1, tree.size))
-        for entry in chunk:
+            tree.prefetch(key for fields in chunk for key in inclusion_tiles(fields["seq"] - 1, tree.size))
+        for fields in chunk:
             try:
-                proof = tree.inclusion_proof(int(entry.seq) - 1)
+                proof = tree.inclusion_proof(fields["seq"] - 1)
             except MissingTile as error:
                 raise LedgerInconsistent(f"The ledger's tiles are incomplete: {error}.") from None
-            yield entry_fields(entry), proof
+            yield fields, proof
 
 
 def jsonl(filters: ExportFilters, tree: ProofTree) -> Iterator[bytes]:

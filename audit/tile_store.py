@@ -39,12 +39,30 @@ def fetch_tiles(keys: set[TileKey]) -> dict[TileKey, Tile]:
         batch = ordered[start : start + FETCH_BATCH]
         for level in {level for level, _ in batch}:
             indexes = [index for tile_level, index in batch if tile_level == level]
-            rows = LedgerTile.objects.filter(level=level, index__in=indexes).values_list(
-                "index", "hashes", "inner"
-            )
-            for index, hashes, inner in rows:
+            for index, hashes, inner in _tile_rows(level, indexes):
                 found[(level, int(index))] = Tile(level, int(index), bytes(hashes), bytes(inner))
     return found
+
+
+def _tile_rows(
+    level: int, indexes: list[int]
+) -> Iterable[tuple[int, bytes | memoryview, bytes | memoryview]]:
+    """(index, hashes, inner) of the stored tiles of `level` among `indexes`. PostgreSQL sends
+    them in binary (half the time of Django's text format, which spells bytea in hex: an
+    export reads thousands of 9 KB tiles), the indexes as one array parameter."""
+    if connection.vendor != "postgresql":
+        rows = LedgerTile.objects.filter(level=level, index__in=indexes)
+        return rows.values_list("index", "hashes", "inner")
+    import psycopg
+
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(
+            'SELECT index, hashes, "inner" FROM audit_ledgertile WHERE level = %s AND index = ANY(%s)',
+            [level, indexes],
+            binary=True,
+        )
+        return cursor.fetchall()
 
 
 def tree(tree_size: int) -> TiledTree:

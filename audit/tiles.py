@@ -71,6 +71,9 @@ def _inner_offset(width: int, level: int) -> int:
     return sum(width >> j for j in range(INNER_FROM, level))
 
 
+_FULL_INNER_OFFSET = {level: _inner_offset(TILE_WIDTH, level) for level in range(INNER_FROM, TILE_HEIGHT)}
+
+
 def tile_path(level: int, index: int, width: int = TILE_WIDTH) -> str:
     """tile/<L>/<N>[.p/<W>] as tlog-tiles spells it: N in groups of three digits, each but the
     last prefixed with x (1234067 -> x001/x234/067)."""
@@ -151,8 +154,14 @@ class TiledTree(ProofTree):
             self._use_inner = use_inner
 
     def prefetch(self, keys: Iterable[TileKey]) -> None:
-        """Read the tiles not cached yet in one call (an export does this a chunk at a time)."""
-        missing = {key for key in keys if key not in self._cache}
+        """Read the tiles not cached yet in one call (an export does this a chunk at a time); the
+        cached ones are marked as recently used, so reading the others does not evict them."""
+        missing = set()
+        for key in keys:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+            else:
+                missing.add(key)
         if missing:
             found = self._fetch(missing)
             self.tiles_read += len(found)
@@ -190,21 +199,28 @@ class TiledTree(ProofTree):
         return known
 
     def _in_tiles(self, level: int, index: int) -> bytes:
-        tile_level, height = divmod(level, TILE_HEIGHT)
+        # The hot path of proofs (an export computes hundreds of thousands of these): the tile
+        # is looked up in the cache directly, full tiles' inner offsets come from a table.
+        tile_level, height = level >> 3, level & 7  # divmod(level, TILE_HEIGHT)
         first = index << height  # of the 2**height hashes of tile_level under this node
-        tile = self.tile(tile_level, first >> TILE_HEIGHT)
-        at = first % TILE_WIDTH
-        if at + (1 << height) > tile.width:
+        key = (tile_level, first >> TILE_HEIGHT)
+        tile = self._cache.get(key) or self.tile(*key)
+        at = first & (TILE_WIDTH - 1)
+        width = len(tile.hashes) >> 5  # // HASH_SIZE
+        if at + (1 << height) > width:
             raise MissingTile(
-                f"tile {tile_path(tile_level, first >> TILE_HEIGHT, tile.width)} is narrower than "
+                f"tile {tile_path(tile_level, first >> TILE_HEIGHT, width)} is narrower than "
                 f"a tree of {self.size} leaves needs"
             )
         if height >= INNER_FROM and self._use_inner:
-            offset = (_inner_offset(tile.width, height) + (at >> height)) * HASH_SIZE
+            base = _FULL_INNER_OFFSET[height] if width == TILE_WIDTH else _inner_offset(width, height)
+            offset = (base + (at >> height)) * HASH_SIZE
             return tile.inner[offset : offset + HASH_SIZE]
         hashes = tile.hashes[at * HASH_SIZE : (at + (1 << height)) * HASH_SIZE]
         if height == 0:
             return hashes
+        if height == 1:
+            return hashlib.sha256(NODE_PREFIX + hashes).digest()
         return _subtree_root([hashes[p : p + HASH_SIZE] for p in range(0, len(hashes), HASH_SIZE)])
 
 

@@ -124,6 +124,44 @@ assert size == export.files["entries.jsonl"]["bytes"]
 print(time.perf_counter() - started, export.entry_count, size)
 """
 
+# What verify_ledger cannot go below, timed in one process right after it: the entries streamed out
+# of PostgreSQL and nothing done with them (a server-side cursor with rows made in Python, and COPY
+# TO STDOUT, PostgreSQL's fastest way out), and the hashing it must do (each leaf hash and the
+# tiles' nodes above the leaves) over canonical bytes prepared untimed, a chunk at a time.
+FLOOR = """
+import sys, time, hashlib, django
+django.setup()
+import psycopg
+from django.db import connection
+from audit.canonical import COLUMNS, LEAF_PREFIX
+from audit.integrity import READ_CHUNK, copied_entries
+from audit.selectors import last_seq
+from audit.tiles import TileBuilder
+params, upto = connection.get_connection_params(), last_seq()
+columns = ", ".join((*COLUMNS, "leaf_hash"))
+started = time.perf_counter()
+with psycopg.connect(**params) as db, db.cursor(name="floor", binary=True) as cursor:
+    cursor.itersize = 10_000
+    cursor.execute(f"SELECT {columns} FROM audit_ledgerentry ORDER BY seq")
+    rows = sum(1 for _ in cursor)
+cursor_s = time.perf_counter() - started
+started = time.perf_counter()
+with psycopg.connect(**params) as db, db.cursor().copy(
+    f"COPY (SELECT {columns} FROM audit_ledgerentry ORDER BY seq) TO STDOUT"
+) as copy:
+    copied = sum(bytes(data).count(b"\\n") for data in copy)
+copy_s = time.perf_counter() - started
+hashing_s, builder, sha256 = 0.0, TileBuilder(0, {}), hashlib.sha256
+for after in range(0, upto, READ_CHUNK):
+    entries = [canonical for _, canonical, _ in copied_entries(after, after + READ_CHUNK)]
+    started = time.perf_counter()
+    builder.extend(b"".join([sha256(LEAF_PREFIX + canonical).digest() for canonical in entries]))
+    builder.changed()
+    hashing_s += time.perf_counter() - started
+assert rows == copied == builder.size == upto, (rows, copied, builder.size, upto)
+print(upto / cursor_s, upto / copy_s, upto / hashing_s)
+"""
+
 
 def recreate_database(base: str) -> str:
     import psycopg
@@ -370,6 +408,8 @@ def ledger_figures(args: argparse.Namespace, env: dict[str, str], scratch: Path,
     total = size + args.new + 2 * args.runs + 1  # + the exports' and the auditor's entries
     verify_s, peak, _ = timed(env, scratch, sys.executable, "manage.py", "verify_ledger", "-v", "0")
     result["verify"] = (total / verify_s, total / LAST_CPU, peak)
+    _, _, out = timed(env, scratch, sys.executable, "-c", FLOOR)
+    result["floor"] = tuple(float(rate) for rate in out.split())
     return result
 
 
@@ -417,6 +457,18 @@ def print_figures(args: argparse.Namespace, figures: dict[int, dict[str, Any]]) 
         rate, per_cpu, peak = figures[size]["verify"]
         print(f"| {size:,} | {rate:,.0f} | {per_cpu:,.0f} | {peak:.0f} |")
     print(f"| {large:,} / {small:,} | {ratio('verify', 0)} | {ratio('verify', 1)} | {ratio('verify', 2)} |")
+    print("\n## The floor under verify_ledger, measured right after it (entries/s)\n")
+    print(
+        "| ledger size | rows through a server-side cursor | COPY TO STDOUT "
+        "| hashing alone (leaves and tiles) | verify_ledger / COPY |"
+    )
+    print("| --- | --- | --- | --- | --- |")
+    for size in sizes:
+        cursor, copy, hashing = figures[size]["floor"]
+        print(
+            f"| {size:,} | {cursor:,.0f} | {copy:,.0f} | {hashing:,.0f} "
+            f"| {figures[size]['verify'][0] / copy:.2f}x |"
+        )
 
 
 if __name__ == "__main__":
