@@ -130,8 +130,8 @@ def test_the_auditor_sees_each_text_beside_its_entry_proven_then_when_and_why_it
     # Anyone can check it without the vault: HMAC-SHA256(key, text) is the entry's commitment.
     digest = hmac.new(bytes.fromhex(summary["key"]), summary["text"].encode(), hashlib.sha256).hexdigest()
     assert digest == closing.details["text_hmac"]
-    entries_before = signed_in_api(staff.auditor).get(f"/api/v1/audit/exports/{export.id}/entries.jsonl")
-    entries_before = b"".join(entries_before.streaming_content)
+    download = signed_in_api(staff.auditor).get(f"/api/v1/audit/exports/{export.id}/entries.jsonl")
+    entries_before = b"".join(download.streaming_content)
 
     with time_machine.travel(add_period(closed_case.closed_at, settings.CASE_RETENTION) + timedelta(days=1)):
         assert redact_closed_cases() == 1
@@ -144,8 +144,8 @@ def test_the_auditor_sees_each_text_beside_its_entry_proven_then_when_and_why_it
         and after["case.summary"]["redacted_at"]
     )
     # The signed export is unchanged (the manifest's digest still names it) and the ledger verifies.
-    entries_after = signed_in_api(staff.auditor).get(f"/api/v1/audit/exports/{export.id}/entries.jsonl")
-    entries_after = b"".join(entries_after.streaming_content)
+    download = signed_in_api(staff.auditor).get(f"/api/v1/audit/exports/{export.id}/entries.jsonl")
+    entries_after = b"".join(download.streaming_content)
     assert entries_after == entries_before
     assert hashlib.sha256(entries_after).hexdigest() == export.files["entries.jsonl"]["sha256"]
     verify_ledger()
