@@ -41,6 +41,7 @@ from core.batching import any_of
 from staff.models import AccountActor, AccountChange, CredentialStatus
 from staff.roles import ROLES, role_of
 
+_flushing: ContextVar[bool] = ContextVar("flushing_database", default=False)
 _actor: ContextVar[Actor | Callable[[], Actor | None] | None] = ContextVar("account_actor", default=None)
 
 ACCOUNT_TABLES = (
@@ -107,10 +108,22 @@ def install(connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
         connection.execute_wrappers.append(account_write_wrapper)
 
 
+@contextmanager
+def flushing() -> Iterator[None]:
+    """While `manage.py flush` empties the whole database, the ledger with it: account writes
+    are not moved into the ledger nor applied to credentials (which would write rows about
+    accounts the same flush deletes). Only the flush command uses this."""
+    token = _flushing.set(True)
+    try:
+        yield
+    finally:
+        _flushing.reset(token)
+
+
 def account_write_wrapper(
     execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
 ) -> Any:
-    if not isinstance(sql, str) or not _ACCOUNT_WRITE.match(sql):
+    if not isinstance(sql, str) or not _ACCOUNT_WRITE.match(sql) or _flushing.get():
         return execute(sql, params, many, context)
     connection = context["connection"]
     with transaction.atomic(using=connection.alias, savepoint=False):

@@ -33,7 +33,11 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 CUSTOMER, AGENT, TEXT = "RAWCUST-5501", "RAWAGENT-7702", "Mrs Jane Q. Doe, 12 Elm Street"
 # Actions this walk does not do, each with where its details are fixed and tested.
 NOT_DONE_HERE = {
-    "auth.stepped_up": "details: none (staff/step_up.py); tests/staff",
+    "auth.stepped_up": "details: the second factor's kind (staff/step_up.py); tests/staff_accounts",
+    "auth.second_factor_enrolled": (
+        "details: account id, replaced, number of recovery codes (staff/second_factor.py); "
+        "tests/staff_accounts/test_second_factor.py"
+    ),
     "recording.played": "details: grant, byte range, client address (complaints/playback.py)",
     "recording.playback_stopped": "details: grant and reason code (complaints/playback.py)",
     "recording.tampered": "details: chunk index (complaints/playback.py)",

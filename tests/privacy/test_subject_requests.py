@@ -62,10 +62,10 @@ def test_only_a_data_protection_officer_gets_a_report_or_erases(subject: Subject
 def test_erasure_is_refused_while_a_case_holds_a_session_and_changes_nothing(subject: Subject, staff) -> None:
     before = list(Session.objects.order_by("id").values_list("id", "customer_ref", "external_id"))
     states = list(Recording.objects.order_by("id").values_list("id", "state"))
+    dpo = signed_in_api(staff.dpo)  # signing in (with its step-up) writes entries of its own
     seq = LedgerEntry.objects.order_by("-seq").values_list("seq", flat=True).first()
-    answer = signed_in_api(staff.dpo).post(
-        ERASURE, {"customer_ref": subject.customer_ref, "ground": "consent_withdrawn"}, format="json"
-    )
+    erasure = {"customer_ref": subject.customer_ref, "ground": "consent_withdrawn"}
+    answer = dpo.post(ERASURE, erasure, format="json")
     assert answer.status_code == 409
     assert answer.json()["error"] == "legal_hold" and subject.case_id in answer.json()["detail"]
     assert list(Session.objects.order_by("id").values_list("id", "customer_ref", "external_id")) == before
