@@ -98,6 +98,9 @@ MIDDLEWARE = [
     # The staff pages' stylesheet, served by the web process itself (no separate file server).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The reader's language: the switch's cookie, else the browser's Accept-Language (German or
+    # English); after sessions, before CommonMiddleware, as Django asks.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -171,8 +174,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+# Staff pages, forms, e-mails and the JSON error `detail` in English and German (gettext; the
+# catalogue is committed compiled, so `make run` needs no gettext tool). The API's data and the
+# ledger stay in English and UTC; pages show times in DISPLAY_TIME_ZONE with the zone named.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
+DISPLAY_TIME_ZONE = env.str("DISPLAY_TIME_ZONE", default="Europe/Berlin")
 USE_I18N = True
 USE_TZ = True
 
