@@ -93,7 +93,8 @@ def smtp(settings) -> Iterator[Inbox]:
 @pytest.fixture
 def addressed(staff) -> Any:
     """The workflow's staff with e-mail addresses (the superuser's is root@example.org)."""
-    for user in (staff.officer, staff.other_officer, staff.dpo, staff.other_dpo, staff.auditor, staff.operator):
+    people = (staff.officer, staff.other_officer, staff.dpo, staff.other_dpo, staff.auditor, staff.operator)
+    for user in people:
         user.email = f"{user.username}@staff.example.org"
         user.save(update_fields=["email"])
     return staff
@@ -140,4 +141,6 @@ def request_access(staff: Any, opened: Case, django_capture_on_commit_callbacks:
     from complaints import services
 
     with django_capture_on_commit_callbacks(execute=True):
-        return services.request_access(officer=staff.officer, case_id=opened.case.id, justification=JUSTIFICATION)
+        return services.request_access(
+            officer=staff.officer, case_id=opened.case.id, justification=JUSTIFICATION
+        )

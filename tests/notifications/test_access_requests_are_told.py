@@ -35,7 +35,9 @@ def test_the_officer_is_told_of_the_approval_with_the_end_of_the_access(
     request = request_access(addressed, opened, django_capture_on_commit_callbacks)
     smtp.received.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        services.approve_access_request(approver=addressed.dpo, request_id=request.id, reason="Justified: see X.")
+        services.approve_access_request(
+            approver=addressed.dpo, request_id=request.id, reason="Justified: see X."
+        )
     assert smtp.addressees() == ["olivia@staff.example.org"]
     message = smtp.received[0]
     assert message.subject == f"[Vault] Case {opened.short}: your access request was approved"
@@ -50,7 +52,9 @@ def test_the_officer_is_told_of_a_rejection_without_its_reason(
     request = request_access(addressed, opened, django_capture_on_commit_callbacks)
     smtp.received.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        services.reject_access_request(approver=addressed.other_dpo, request_id=request.id, reason="Not shown.")
+        services.reject_access_request(
+            approver=addressed.other_dpo, request_id=request.id, reason="Not shown."
+        )
     assert smtp.addressees() == ["olivia@staff.example.org"]
     assert smtp.received[0].subject == f"[Vault] Case {opened.short}: your access request was rejected"
     assert_no_personal_data(smtp, "Not shown.", *opened.secrets())

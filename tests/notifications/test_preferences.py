@@ -30,9 +30,10 @@ def test_the_page_lists_the_kinds_of_each_role_and_the_address(addressed) -> Non
 
 
 def test_a_kind_turned_off_is_not_sent(smtp, addressed, opened, django_capture_on_commit_callbacks) -> None:
-    answer = signed_in(addressed.officer, csrf=True).post(PAGE, {"language": "en", "grant_ending": "on"})
+    answer = signed_in(addressed.officer).post(PAGE, {"language": "en", "grant_ending": "on"})
     assert answer.status_code == 302
-    assert NotificationPreferences.objects.get(user=addressed.officer).muted == ["access_decided", "answer_due"]
+    muted = NotificationPreferences.objects.get(user=addressed.officer).muted
+    assert muted == ["access_decided", "answer_due"]
     request = request_access(addressed, opened, django_capture_on_commit_callbacks)
     smtp.received.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -40,8 +41,10 @@ def test_a_kind_turned_off_is_not_sent(smtp, addressed, opened, django_capture_o
     assert smtp.received == []
 
 
-def test_approvals_waiting_cannot_be_turned_off(smtp, addressed, opened, django_capture_on_commit_callbacks) -> None:
-    answer = signed_in(addressed.dpo, csrf=True).post(PAGE, {"language": "en", "access_request_waiting": ""})
+def test_approvals_waiting_cannot_be_turned_off(
+    smtp, addressed, opened, django_capture_on_commit_callbacks
+) -> None:
+    answer = signed_in(addressed.dpo).post(PAGE, {"language": "en", "access_request_waiting": ""})
     assert answer.status_code == 302
     assert NotificationPreferences.objects.get(user=addressed.dpo).muted == []
     with pytest.raises(InvalidInput) as refused:
@@ -54,12 +57,14 @@ def test_approvals_waiting_cannot_be_turned_off(smtp, addressed, opened, django_
 
 
 def test_an_unknown_language_is_refused_with_the_form_again(addressed) -> None:
-    answer = signed_in(addressed.officer, csrf=True).post(PAGE, {"language": "fr"})
+    answer = signed_in(addressed.officer).post(PAGE, {"language": "fr"})
     assert answer.status_code == 400
     assert not NotificationPreferences.objects.exists()
 
 
-def test_a_german_reader_gets_german_e_mails(smtp, addressed, opened, django_capture_on_commit_callbacks) -> None:
+def test_a_german_reader_gets_german_e_mails(
+    smtp, addressed, opened, django_capture_on_commit_callbacks
+) -> None:
     set_preferences(user=addressed.dpo, language="de", muted=[])
     request_access(addressed, opened, django_capture_on_commit_callbacks)
     german = smtp.to("dora@staff.example.org")[0]

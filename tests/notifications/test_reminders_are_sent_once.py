@@ -56,7 +56,9 @@ def test_the_officer_is_reminded_once_of_the_answer_date(smtp, addressed, opened
 
 def test_a_closed_case_is_not_reminded(smtp, addressed, opened) -> None:
     ComplaintCase.objects.filter(pk=opened.case.pk).update(respond_by=timezone.now() + timedelta(days=1))
-    services.close_case(officer=addressed.officer, case_id=opened.case.id, outcome="withdrawn", summary="Done.")
+    services.close_case(
+        officer=addressed.officer, case_id=opened.case.id, outcome="withdrawn", summary="Done."
+    )
     send_reminders.apply().get()
     assert smtp.received == []
 
