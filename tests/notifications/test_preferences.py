@@ -73,3 +73,7 @@ def test_a_german_reader_gets_german_e_mails(
     assert german.message["Content-Language"] == "de"
     assert "Hier entscheiden:" in german.body
     assert english.subject == f"[Vault] Case {opened.short}: an access request awaits your decision"
+
+
+def test_the_header_links_the_page_for_staff_with_a_role(addressed) -> None:
+    assert b'href="/accounts/notifications/"' in signed_in(addressed.auditor).get("/").content
