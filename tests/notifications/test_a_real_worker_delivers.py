@@ -25,9 +25,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.local_store, pytest.mark.django_db(t
 
 
 @pytest.fixture
-def private_broker(tmp_path: Path, settings) -> Iterator[Path]:
+def private_broker(tmp_path: Path, settings, monkeypatch) -> Iterator[Path]:
     """The embedded broker's folders under a data dir of this test only: no other test's worker
-    takes these messages, and this test's worker takes no one else's."""
+    takes these messages, and this test's worker takes no one else's. Celery reads the broker URL
+    from the environment before its settings, so both are changed (on Redis runs it is set)."""
+    monkeypatch.setenv("CELERY_BROKER_URL", "filesystem://")
     data_dir = tmp_path / "vault"
     queue = data_dir / "celery" / "queue"
     options = {
