@@ -24,7 +24,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from audit.services import Actor, record_event
-from complaints import commitments, selectors
+from complaints import commitments, selectors, signals
 from complaints.access import actor_of, case_for, parse_uuid, require_role
 from complaints.models import AccessGrant, AccessRequest, CaseSession, ComplaintCase
 from core.batching import rows_per_statement
@@ -332,6 +332,7 @@ def request_access(*, officer: Any, case_id: uuid.UUID | str, justification: str
                 **commitments.details(case.text_key, justification, where="request.justification"),
             },
         )
+        signals.access_requested.send(sender=AccessRequest, request_id=request.id)
     return request
 
 
@@ -400,6 +401,7 @@ def approve_access_request(*, approver: Any, request_id: uuid.UUID | str, reason
                 **commitments.details(case.text_key, reason, where="request.reason"),
             },
         )
+        signals.access_decided.send(sender=AccessRequest, request_id=request.id)
     return grant
 
 
@@ -423,6 +425,7 @@ def reject_access_request(*, approver: Any, request_id: uuid.UUID | str, reason:
                 **commitments.details(case.text_key, reason, where="request.reason"),
             },
         )
+        signals.access_decided.send(sender=AccessRequest, request_id=request.id)
     return request
 
 

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "retention",
     "auditor",
     "complaints",
+    "notifications",
     "django_prometheus",
     "ops",
     "privacy",
@@ -390,6 +391,42 @@ LEDGER_FORWARD_BACKOFF_INITIAL_SECONDS = env.float("LEDGER_FORWARD_BACKOFF_INITI
 LEDGER_FORWARD_BACKOFF_MAX_SECONDS = env.float("LEDGER_FORWARD_BACKOFF_MAX_SECONDS", default=300.0)
 LEDGER_FORWARD_TIMEOUT_SECONDS = env.float("LEDGER_FORWARD_TIMEOUT_SECONDS", default=30.0)
 
+# --- Notifications by e-mail (notifications/) ---------------------------------------------------
+# EMAIL_URL: smtp://user:password@host:587 (STARTTLS: smtp+tls://, implicit TLS: smtp+ssl://);
+# parsed by django-environ. The embedded default prints each message on the worker's console.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
+EMAIL_PORT = _email["EMAIL_PORT"] or 25
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS", False))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL", False))
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)  # seconds; a hung SMTP server is an error, retried
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="vault@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The staff pages' base URL, for the links in e-mails (a worker has no request to take it from).
+VAULT_PUBLIC_URL = env.str("VAULT_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+NOTIFY_SUBJECT_PREFIX = env.str("NOTIFY_SUBJECT_PREFIX", default="[Vault] ")
+# Reminders: a case's officer this many days before its answer date; a grantee this many hours
+# before the grant ends; operators once a day while the purge lag exceeds this many seconds.
+NOTIFY_ANSWER_DUE_DAYS = env.int("NOTIFY_ANSWER_DUE_DAYS", default=3)
+NOTIFY_GRANT_ENDING_HOURS = env.int("NOTIFY_GRANT_ENDING_HOURS", default=24)
+NOTIFY_PURGE_LAG_SECONDS = env.int("NOTIFY_PURGE_LAG_SECONDS", default=60 * 60)
+NOTIFY_EVERY_SECONDS = env.int("NOTIFY_EVERY_SECONDS", default=5 * 60)  # beat interval of the reminders
+# A message's delivery is retried this many times, after NOTIFY_RETRY_BACKOFF_SECONDS doubled each
+# time (with jitter, at most 10 minutes), then counted as failed.
+NOTIFY_MAX_RETRIES = env.int("NOTIFY_MAX_RETRIES", default=5)
+NOTIFY_RETRY_BACKOFF_SECONDS = env.int("NOTIFY_RETRY_BACKOFF_SECONDS", default=30)
+# The record of each message (kind, subject id, recipient) is deleted this many days after it was
+# made; it must outlive every reminder's window, or a reminder would be sent again.
+NOTIFY_RECORD_DAYS = env.int("NOTIFY_RECORD_DAYS", default=90)
+if NOTIFY_RECORD_DAYS <= NOTIFY_ANSWER_DUE_DAYS + 1 or NOTIFY_ANSWER_DUE_DAYS < 0:
+    raise ImproperlyConfigured(
+        "NOTIFY_RECORD_DAYS must exceed NOTIFY_ANSWER_DUE_DAYS + 1 (the answer-date reminder's window), "
+        "and NOTIFY_ANSWER_DUE_DAYS must not be negative"
+    )
+
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
@@ -435,6 +472,14 @@ CELERY_BEAT_SCHEDULE = {
     "sign-ledger-tree-head": {
         "task": "audit.tasks.sign_ledger_tree_head",
         "schedule": float(LEDGER_HEAD_EVERY_SECONDS),
+    },
+    "send-notification-reminders": {
+        "task": "notifications.tasks.send_reminders",
+        "schedule": float(NOTIFY_EVERY_SECONDS),
+    },
+    "forget-old-notifications": {
+        "task": "notifications.tasks.forget_old_notifications",
+        "schedule": 24 * 60 * 60.0,
     },
     "forget-old-sign-ins": {
         "task": "ops.tasks.forget_old_sign_ins",

@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from notifications.views import preferences as notification_preferences
 from ops.views import metrics
 from staff.second_factor import second_factor
 from staff.step_up import step_up
@@ -23,6 +24,7 @@ urlpatterns = [
     path("accounts/second-factor/", second_factor, name="second-factor"),
     path("accounts/password/", password_change, name="password-change"),
     path("accounts/password/done/", password_changed, name="password-change-done"),
+    path("accounts/notifications/", notification_preferences, name="notification-preferences"),
     path("cases/", include("complaints.urls_pages")),
     path("operations/", include("retention.urls_pages")),
     path("audit/", include("auditor.urls_pages")),

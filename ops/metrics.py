@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from django.db.models import Count, Min, Sum
+from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -21,8 +21,9 @@ from audit.models import LedgerEntry
 from audit.selectors import last_seq, latest_head
 from complaints.models import AccessGrant
 from forwarding.selectors import destination_lags
+from notifications.selectors import tallies
 from recorder.models import Recording
-from retention.selectors import active_legal_holds, held_session_ids
+from retention.selectors import active_legal_holds, purge_lag_seconds
 
 
 class VaultCollector(Collector):
@@ -61,6 +62,7 @@ class VaultCollector(Collector):
         yield GaugeMetricFamily("vault_ledger_entries", "Entries in the audit ledger.", value=last_seq())
         yield self._head_age(now)
         yield self._forward_lag()
+        yield self._notifications()
 
     def _refusals(self) -> Metric:
         family = CounterMetricFamily(
@@ -88,23 +90,11 @@ class VaultCollector(Collector):
         yield family
 
     def _purge_lag(self, now: datetime) -> Metric:
-        """Age of the oldest recording the purge should have removed and has not: alert on this.
-
-        Held recordings are kept on purpose and are left out; shredded ones whose payload is not yet
-        deleted are in (the purge's second half is still owed).
-        """
-        oldest = (
-            Recording.objects.filter(
-                state__in=[Recording.State.LOCKED, Recording.State.SHREDDED], expires_at__lte=now
-            )
-            .exclude(session_id__in=held_session_ids())
-            .aggregate(oldest=Min("expires_at"))["oldest"]
-        )
-        lag = (now - oldest).total_seconds() if oldest is not None else 0.0
+        """Age of the oldest recording the purge should have removed and has not: alert on this."""
         return GaugeMetricFamily(
             "vault_purge_lag_seconds",
             "Seconds since the oldest expired, unheld, unpurged recording expired (0 if none).",
-            value=lag,
+            value=purge_lag_seconds(now=now),
         )
 
     def _head_age(self, now: datetime) -> Metric:
@@ -125,4 +115,15 @@ class VaultCollector(Collector):
         )
         for lag in destination_lags():
             family.add_metric([lag.destination], lag.lag_entries)
+        return family
+
+    def _notifications(self) -> Metric:
+        family = CounterMetricFamily(
+            "vault_notifications_sent",
+            "E-mail notifications by kind and outcome: sent, retried (a temporary failure), failed "
+            "(every retry spent), no_address (a recipient without an e-mail address, skipped).",
+            labels=["kind", "outcome"],
+        )
+        for kind, outcome, count in tallies():
+            family.add_metric([kind, outcome], count)
         return family

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from recorder import shredding
@@ -111,3 +111,22 @@ def purge_backlog(*, now: datetime, limit: int | None = None) -> PurgeBacklog:
         [ended for _, ended in candidates.iterator() if shredding.is_unrecorded_due(ended, now=now)]
     )
     return PurgeBacklog(to_shred, to_purge, to_pseudonymise)
+
+
+def purge_lag_seconds(*, now: datetime) -> float:
+    """Seconds since the oldest recording the purge should have removed, and has not, expired (0
+    if none): `vault_purge_lag_seconds`, and what operators are e-mailed about. Held recordings are
+    kept on purpose and are left out; shredded ones whose payload is not yet deleted are in (the
+    purge's second half is still owed)."""
+    oldest = (
+        Recording.objects.filter(
+            state__in=[Recording.State.LOCKED, Recording.State.SHREDDED], expires_at__lte=now
+        )
+        .exclude(session_id__in=held_session_ids())
+        .aggregate(oldest=Min("expires_at"))["oldest"]
+    )
+    return (now - oldest).total_seconds() if oldest is not None else 0.0
+
+
+def purge_run(*, run_id: Any) -> PurgeRun | None:
+    return PurgeRun.objects.filter(pk=run_id).first()

@@ -26,7 +26,7 @@ from core.errors import Conflict, NotFound
 from recorder import shredding
 from recorder.models import Recording, Session
 from recorder.stores import StoreError, get_store
-from retention import selectors
+from retention import selectors, signals
 from retention.models import LegalHold, PurgeRun
 
 logger = logging.getLogger(__name__)
@@ -142,6 +142,8 @@ def purge_expired(
                     "failed": run.failed,
                 },
             )
+            if run.failed:
+                signals.purge_run_failed.send(sender=PurgeRun, run_id=run.id)
     if not dry_run and (run.shredded or run.purged or run.pseudonymised):
         shredding.remove_overwritten_copies()
     return run
@@ -152,11 +154,13 @@ def mark_abandoned_runs(*, now: datetime) -> int:
     abandoned, so nobody reads them as still running; what they left is completed by this run."""
     stale_before = now - timedelta(seconds=settings.PURGE_RUN_STALE_AFTER_SECONDS)
     stale = Q(progressed_at__lt=stale_before) | Q(progressed_at__isnull=True, started_at__lt=stale_before)
-    return (
-        PurgeRun.objects.filter(finished_at__isnull=True, abandoned_at__isnull=True)
-        .filter(stale)
-        .update(abandoned_at=now)
-    )
+    with transaction.atomic():
+        unfinished = PurgeRun.objects.filter(finished_at__isnull=True, abandoned_at__isnull=True)
+        abandoned = list(unfinished.select_for_update().filter(stale).values_list("id", flat=True))
+        PurgeRun.objects.filter(id__in=abandoned).update(abandoned_at=now)
+        for run_id in abandoned:
+            signals.purge_run_failed.send(sender=PurgeRun, run_id=run_id)
+    return len(abandoned)
 
 
 def _checkpoint(run: PurgeRun) -> None:

@@ -38,7 +38,7 @@ from tests.staff import make_staff, signed_in
 # The local folder store: objects left behind are counted as files.
 pytestmark = [pytest.mark.slow, pytest.mark.local_store]
 
-VAULT_APPS = ("recorder", "complaints", "retention", "audit")
+VAULT_APPS = ("recorder", "complaints", "notifications", "retention", "audit")
 # Ledger entries a refusal may write: denials are accesses too (DESIGN.md, "misuse of access is
 # detectable"), and a refused upload is on record.
 REFUSAL_ACTIONS = {"access.denied", "recording.rejected", "session.rejected", "session.event_rejected"}

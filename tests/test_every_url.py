@@ -118,6 +118,12 @@ ROWS = [
         body={"old_password": "not it"}),
     Row("password changed page", "GET", "/accounts/password/done/",
         only(dict.fromkeys(STAFF, 200), others=403, base=SENT_TO_SIGN_IN)),
+    # Notification preferences: every signed-in staff member, a superuser without a role too (the
+    # language only); not a ledgered change (tests/notifications/test_preferences.py).
+    Row("notification preferences page", "GET", "/accounts/notifications/",
+        only(dict.fromkeys(STAFF, 200), others=403, base=SENT_TO_SIGN_IN)),
+    Row("notification preferences", "POST", "/accounts/notifications/",
+        only(dict.fromkeys(STAFF, 302), others=403, base=SENT_TO_SIGN_IN), body={"language": "de"}),
     # --- complaint pages' forms (their GETs are in test_pages.py) ---
     Row("open a case (page)", "POST", "/cases/new/",
         only({"officer": 302, "other_officer": 302}, others=403, base=SENT_TO_SIGN_IN),

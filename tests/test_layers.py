@@ -14,8 +14,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 PACKAGES = (
-    "config", "ops", "privacy", "complaints", "retention", "auditor", "recorder", "forwarding", "staff",
-    "audit", "core",
+    "config", "ops", "privacy", "notifications", "complaints", "retention", "auditor", "recorder",
+    "forwarding", "staff", "audit", "core",
 )  # fmt: skip
 
 

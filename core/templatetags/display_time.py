@@ -39,6 +39,12 @@ def when(value: datetime | None, style: str = "SHORT_DATETIME_FORMAT") -> SafeSt
     )
 
 
+def moment_text(value: datetime, style: str = "DATETIME_FORMAT") -> str:
+    """The same moment as plain text, for what is not a page (an e-mail): "12. Mai 2026 10:15 CEST"."""
+    local = _display(value)
+    return f"{formats.date_format(local, style)} {local.tzname()}"
+
+
 @register.filter
 def when_date(value: datetime | None) -> SafeString | str:
     """The calendar day of a moment in DISPLAY_TIME_ZONE, in the reader's short date format."""
