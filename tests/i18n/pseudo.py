@@ -10,12 +10,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import django
 import polib
 from django.apps import apps
 from django.conf import settings
 from django.test import override_settings
-
-import django
 
 PSEUDO = "xx"  # no real language has this code (ISO 639 leaves it to private use)
 OPEN, CLOSE = "⟦", "⟧"
@@ -65,7 +64,9 @@ def build(folder: Path) -> Path:
                     msgid=entry.msgid,
                     msgid_plural=entry.msgid_plural,
                     msgstr="" if entry.msgid_plural else wrap(entry.msgid),
-                    msgstr_plural={0: wrap(entry.msgid), 1: wrap(entry.msgid_plural)} if entry.msgid_plural else {},
+                    msgstr_plural={0: wrap(entry.msgid), 1: wrap(entry.msgid_plural)}
+                    if entry.msgid_plural
+                    else {},
                 )
             )
     target = folder / PSEUDO / "LC_MESSAGES"
