@@ -11,10 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import QuerySet
-from django.utils.functional import Promise
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -39,15 +38,16 @@ ANY_ACCOUNT = "*"
 # `+ 1 day` after 9999-12-31 overflows.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 12, 31, tzinfo=UTC)
-OUT_OF_RANGE = _("Dates must fall between the years 2000 and 9999.")
+# Lazy (shown in the reader's language), typed as the str it becomes for the forms and API using it.
+OUT_OF_RANGE = cast("str", _("Dates must fall between the years 2000 and 9999."))
 
 
-def period_problem(since: datetime | None, until: datetime | None) -> Promise | None:
+def period_problem(since: datetime | None, until: datetime | None) -> str | None:
     """Why `since` and `until` cannot be an export's period, or None if they can."""
     if any(moment is not None and not EARLIEST <= moment <= LATEST for moment in (since, until)):
         return OUT_OF_RANGE
     if since and until and since >= until:
-        return _("since must be before until.")
+        return cast("str", _("since must be before until."))
     return None
 
 

@@ -8,7 +8,7 @@ the edge, and never into the ledger or the database in whichever language a requ
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, JsonResponse
@@ -33,7 +33,9 @@ class DomainError(Exception):
         self, detail: str | Promise, *, code: str | None = None, status_code: int | None = None
     ) -> None:
         super().__init__(detail)
-        self.detail = detail
+        # A lazy sentence behaves as the str it becomes (formatting, messages, form errors), and
+        # must stay lazy until shown; typed as str so every caller may treat it as one.
+        self.detail: str = cast("str", detail)
         if code is not None:
             self.code = code
         if status_code is not None:
