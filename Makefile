@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run demo test lint typecheck audit-deps bench bench-smoke clean
+.PHONY: run demo test lint typecheck messages audit-deps bench bench-smoke clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ lint: $(VENV)/.dev
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy .
+
+## messages: extract every marked string into locale/de/LC_MESSAGES/django.po (no source locations,
+## so catalogues merge cleanly) and compile it to django.mo; commit both (needs GNU gettext).
+messages: $(VENV)/.runtime
+	$(BIN)/python manage.py makemessages --locale de --no-location --no-obsolete --no-wrap --ignore '.venv/*' --ignore 'tests/*' --ignore 'bench/*' --ignore 'var/*' --ignore 'deploy/*'
+	$(BIN)/python manage.py compilemessages --locale de --ignore '.venv/*'
 
 ## audit-deps: every installed package (pinned and transitive) against known vulnerabilities (pip-audit).
 ## Fails on a known vulnerability; a package the service cannot look up is listed as skipped. Where

@@ -11,9 +11,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import QuerySet
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit import export_format, signing
 from audit.canonical import COLUMNS, hashed_fields, timestamp
@@ -36,7 +38,8 @@ ANY_ACCOUNT = "*"
 # `+ 1 day` after 9999-12-31 overflows.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 12, 31, tzinfo=UTC)
-OUT_OF_RANGE = "Dates must fall between the years 2000 and 9999."
+# Lazy (shown in the reader's language), typed as the str it becomes for the forms and API using it.
+OUT_OF_RANGE = cast("str", _("Dates must fall between the years 2000 and 9999."))
 
 
 def period_problem(since: datetime | None, until: datetime | None) -> str | None:
@@ -44,7 +47,7 @@ def period_problem(since: datetime | None, until: datetime | None) -> str | None
     if any(moment is not None and not EARLIEST <= moment <= LATEST for moment in (since, until)):
         return OUT_OF_RANGE
     if since and until and since >= until:
-        return "since must be before until."
+        return cast("str", _("since must be before until."))
     return None
 
 
@@ -120,7 +123,7 @@ def proven_tree(export: LedgerExport) -> ProofTree:
     tree = ledger_tree(tree_size=export.head.tree_size)
     if tree_root(tree) != bytes(export.head.root_hash):
         raise LedgerInconsistent(
-            "The ledger no longer gives the root of this export's signed head: it was altered."
+            _("The ledger no longer gives the root of this export's signed head: it was altered.")
         )
     return tree
 
@@ -138,7 +141,9 @@ def _records(filters: ExportFilters, tree: ProofTree) -> Iterator[tuple[dict[str
             try:
                 proof = tree.inclusion_proof(fields["seq"] - 1)
             except MissingTile as error:
-                raise LedgerInconsistent(f"The ledger's tiles are incomplete: {error}.") from None
+                raise LedgerInconsistent(
+                    format_lazy(_("The ledger's tiles are incomplete: {error}."), error=error)
+                ) from None
             yield fields, proof
 
 

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncWeek
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit import signed_note, tile_store
 from audit.canonical import canonical_bytes, entry_fields, leaf_hash
@@ -66,8 +68,11 @@ def ledger_tree(*, tree_size: int) -> TiledTree:
     before anything is built on it. Reads only the right edge of the tree."""
     if tiled_size() < tree_size:
         raise LedgerInconsistent(
-            f"The ledger's tiles cover {tiled_size()} entries, not {tree_size}: "
-            "run manage.py build_ledger_tiles."
+            format_lazy(
+                _("The ledger's tiles cover {tiled} entries, not {size}: run manage.py build_ledger_tiles."),
+                tiled=tiled_size(),
+                size=tree_size,
+            )
         )
     tree = tile_store.tree(tree_size)
     tree_root(tree)
@@ -79,7 +84,9 @@ def tree_root(tree: ProofTree, size: int | None = None) -> bytes:
     try:
         return tree.root(size)
     except MissingTile as error:
-        raise LedgerInconsistent(f"The ledger's tiles are incomplete: {error}.") from None
+        raise LedgerInconsistent(
+            format_lazy(_("The ledger's tiles are incomplete: {error}."), error=error)
+        ) from None
 
 
 def latest_head() -> SignedTreeHead | None:
@@ -132,7 +139,9 @@ def served_tile(*, level: int, index: int, width: int) -> bytes | None:
         return None
     tile = fetch_tiles({(level, index)}).get((level, index))
     if tile is None or tile.width < width:
-        raise LedgerInconsistent(f"The signed tree's tile {level}/{index} is not stored.")
+        raise LedgerInconsistent(
+            format_lazy(_("The signed tree's tile {level}/{index} is not stored."), level=level, index=index)
+        )
     return tile.hashes[: width * HASH_SIZE]
 
 
@@ -141,29 +150,44 @@ def signed_size(tree_size: int | None) -> int:
     if tree_size is None:
         head = latest_head()
         if head is None:
-            raise NotFound("No tree head has been signed yet.", code="no_head")
+            raise NotFound(_("No tree head has been signed yet."), code="no_head")
         return int(head.tree_size)
     if not SignedTreeHead.objects.filter(tree_size=tree_size).exists():
-        raise NotFound(f"No signed tree head covers exactly {tree_size} entries.", code="no_head")
+        raise NotFound(
+            format_lazy(_("No signed tree head covers exactly {size} entries."), size=tree_size),
+            code="no_head",
+        )
     return tree_size
 
 
 def inclusion_proof(*, seq: int, tree_size: int) -> tuple[bytes, list[bytes]]:
     """(leaf hash, PATH) of entry `seq` in the signed tree of `tree_size`, from O(log n) tiles."""
     if not 1 <= seq <= tree_size:
-        raise NotFound(f"Entry {seq} is not in the tree of {tree_size} entries.", code="not_in_tree")
+        raise NotFound(
+            format_lazy(_("Entry {seq} is not in the tree of {size} entries."), seq=seq, size=tree_size),
+            code="not_in_tree",
+        )
     tree = ledger_tree(tree_size=tree_size)
     try:
         return tree.leaf(seq - 1), tree.inclusion_proof(seq - 1)
     except MissingTile as error:
-        raise LedgerInconsistent(f"The ledger's tiles are incomplete: {error}.") from None
+        raise LedgerInconsistent(
+            format_lazy(_("The ledger's tiles are incomplete: {error}."), error=error)
+        ) from None
 
 
 def consistency_proof(*, first: int, second: int) -> list[bytes]:
     """PROOF(first, second) between two signed trees, from O(log n) tiles."""
     if first > second:
-        raise NotFound(f"No consistency proof from {first} entries back to {second}.", code="not_in_tree")
+        raise NotFound(
+            format_lazy(
+                _("No consistency proof from {first} entries back to {second}."), first=first, second=second
+            ),
+            code="not_in_tree",
+        )
     try:
         return ledger_tree(tree_size=second).consistency_proof(first)
     except MissingTile as error:
-        raise LedgerInconsistent(f"The ledger's tiles are incomplete: {error}.") from None
+        raise LedgerInconsistent(
+            format_lazy(_("The ledger's tiles are incomplete: {error}."), error=error)
+        ) from None

@@ -33,6 +33,8 @@ from typing import Any
 
 from django.db import connection, models, transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit import exports, signing, tile_store
 from audit.canonical import COLUMNS, canonical_bytes, hashed_fields, leaf_hash, split_at_seq
@@ -410,8 +412,14 @@ def sign_tree_head(*, trigger: str) -> tuple[SignedTreeHead, ProofTree]:
         if previous is not None:
             if tree_root(tree, int(previous.tree_size)) != bytes(previous.root_hash):
                 raise LedgerInconsistent(
-                    f"The stored tiles of entries 1 to {previous.tree_size} no longer give the root of the "
-                    f"head signed at {previous.signed_at:%Y-%m-%d %H:%M:%S} UTC: the ledger was altered."
+                    format_lazy(
+                        _(
+                            "The stored tiles of entries 1 to {size} no longer give the root of the head "
+                            "signed at {signed_at} UTC: the ledger was altered."
+                        ),
+                        size=previous.tree_size,
+                        signed_at=f"{previous.signed_at:%Y-%m-%d %H:%M:%S}",
+                    )
                 )
             timestamp_ms = max(timestamp_ms, previous.timestamp_ms)  # a clock stepping back
         signed = signing.sign_tree_head(
@@ -441,8 +449,14 @@ def build_tiles(
         root = tree_root(ledger_tree(tree_size=int(head.tree_size)))
         if root != bytes(head.root_hash):
             raise LedgerInconsistent(
-                f"The tiles built from entries 1 to {head.tree_size} do not give the root of the head "
-                f"signed at {head.signed_at:%Y-%m-%d %H:%M:%S} UTC: the ledger was altered."
+                format_lazy(
+                    _(
+                        "The tiles built from entries 1 to {size} do not give the root of the head "
+                        "signed at {signed_at} UTC: the ledger was altered."
+                    ),
+                    size=head.tree_size,
+                    signed_at=f"{head.signed_at:%Y-%m-%d %H:%M:%S}",
+                )
             )
     return size
 
@@ -456,7 +470,9 @@ def _catch_up_tiles(
     try:
         return tile_store.catch_up(upto=upto, chunk=chunk, progress=progress)
     except (MissingTile, tile_store.GapInLedger) as error:
-        raise LedgerInconsistent(f"The ledger's tiles cannot be extended: {error}.") from None
+        raise LedgerInconsistent(
+            format_lazy(_("The ledger's tiles cannot be extended: {error}."), error=error)
+        ) from None
 
 
 def create_export(*, user: Any, filters: ExportFilters, since_head: int | None = None) -> LedgerExport:
@@ -477,7 +493,9 @@ def create_export(*, user: Any, filters: ExportFilters, since_head: int | None =
     else:
         previous = SignedTreeHead.objects.filter(tree_size=since_head).order_by("timestamp_ms").first()
         if previous is None:
-            raise InvalidInput(f"No signed tree head covers exactly {since_head} entries.")
+            raise InvalidInput(
+                format_lazy(_("No signed tree head covers exactly {size} entries."), size=since_head)
+            )
     event = append_entry(
         Event(
             action="ledger.exported",

@@ -12,6 +12,7 @@ import secrets
 import socket
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import environ
 from csp.constants import NONCE, NONE, SELF
@@ -102,6 +103,9 @@ MIDDLEWARE = [
     # The reader's language: the switch's cookie, else the browser's Accept-Language (German or
     # English); after sessions, before CommonMiddleware, as Django asks.
     "django.middleware.locale.LocaleMiddleware",
+    # Staff pages read and show times in DISPLAY_TIME_ZONE (form inputs included); the API and
+    # the ledger stay in UTC.
+    "core.timezones.DisplayTimeZoneMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -183,8 +187,27 @@ LANGUAGES = [("en", "English"), ("de", "Deutsch")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 DISPLAY_TIME_ZONE = env.str("DISPLAY_TIME_ZONE", default="Europe/Berlin")
+# Refused at start, naming the variable: a misspelt zone would otherwise surface as a 500 on the
+# first page that shows a time (core.timezones activates it for every staff page).
+try:
+    ZoneInfo(DISPLAY_TIME_ZONE)
+except (ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(
+        f"DISPLAY_TIME_ZONE must name an IANA time zone such as Europe/Berlin, not {DISPLAY_TIME_ZONE!r}"
+    ) from None
 USE_I18N = True
 USE_TZ = True
+# Django's own English formats are American ("12/05/2026 10:15 a.m."): month and day are easily
+# swapped by a reader in Germany, and a.m./p.m. is not how a German telecom's staff read a clock.
+# English pages use unambiguous ISO dates and a 24-hour clock instead (config/formats/en); German
+# keeps Django's "05.12.2026 10:15".
+FORMAT_MODULE_PATH = ["config.formats"]
+# The language switch's choice (Django's language cookie) is kept a year, sent like the other
+# cookies: Secure where the session cookie is, never to other sites' requests, and not readable
+# by scripts (nothing on the pages reads it).
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_HTTPONLY = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAULT_DATA_DIR / "static"
@@ -258,6 +281,7 @@ SECURE_PROXY_SSL_HEADER = (
 )
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0

@@ -29,6 +29,9 @@ urlpatterns = [
     path("operations/", include("retention.urls_pages")),
     path("audit/", include("auditor.urls_pages")),
     path("privacy/", include("privacy.urls_pages")),
+    # The header's language switch posts here (Django's set_language): the choice goes into the
+    # language cookie and the reader returns to the page they came from.
+    path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("metrics", metrics, name="metrics"),
     path("api/v1/schema", SpectacularAPIView.as_view(), name="schema"),

@@ -11,6 +11,13 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from django.utils.formats import number_format
+
+
+def _count(value: int) -> str:
+    """A count as the reader writes it, thousands grouped: 12,345 in English, 12.345 in German."""
+    return number_format(value, force_grouping=True)
+
 
 @dataclass(frozen=True)
 class Series:
@@ -113,7 +120,7 @@ def column_chart(
     for value in range(0, scale_top + 1, step):
         y = top + plot_height - plot_height * value / scale_top
         chart.lines.append(Line(left, y, width - right, y, "chart-grid" if value else "chart-axis"))
-        chart.labels.append(Label(left - 6, y + 4, f"{value:,}", anchor="end"))
+        chart.labels.append(Label(left - 6, y + 4, _count(value), anchor="end"))
     slot = plot_width / max(len(columns), 1)
     bar_width = min(48.0, slot * 0.7)
     # With many columns, label every n-th so the labels do not run into each other.
@@ -129,7 +136,7 @@ def column_chart(
             base -= bar_height
             name = column.title or column.label
             chart.rects.append(
-                Rect(x, base, bar_width, bar_height, one.css, f"{name}: {value:,} {one.label.lower()}")
+                Rect(x, base, bar_width, bar_height, one.css, f"{name}: {_count(value)} {one.label.lower()}")
             )
         if index % label_every == 0:
             chart.labels.append(Label(x + bar_width / 2, top + plot_height + 18, column.label))
@@ -157,12 +164,12 @@ def bar_list(
         if value:
             bar_width = max(bar_width, 2.0)  # a non-zero count stays visible however small
             chart.rects.append(
-                Rect(left, y + 5, bar_width, row_height - 10, one.css, f"{one.label}: {value:,}")
+                Rect(left, y + 5, bar_width, row_height - 10, one.css, f"{one.label}: {_count(value)}")
             )
         chart.labels.append(Label(left - 8, y + row_height / 2 + 4, one.label, anchor="end"))
         chart.labels.append(
             Label(
-                left + bar_width + 6, y + row_height / 2 + 4, f"{value:,}", anchor="start", css="chart-value"
+                left + bar_width + 6, y + row_height / 2 + 4, _count(value), anchor="start", css="chart-value"
             )
         )
     return chart

@@ -1,13 +1,20 @@
-"""Domain errors and the one place that maps them to JSON `{"error", "detail"}` responses."""
+"""Domain errors and the one place that maps them to JSON `{"error", "detail"}` responses.
+
+The `error` code is for machines and stays English; the `detail` sentence is for a person and is
+given lazily (gettext_lazy, format_lazy), so it is put into the reader's language only here, at
+the edge, and never into the ledger or the database in whichever language a request spoke.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.functional import Promise
+from django.utils.translation import gettext
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -16,14 +23,19 @@ logger = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
-    """An error a client can act on: a stable `code`, an HTTP `status` and a human sentence."""
+    """An error a client can act on: a stable `code`, an HTTP `status` and a human sentence (lazy
+    where it is translated: `str(error.detail)` reads it in the active language)."""
 
     code: str = "error"
     status: int = status.HTTP_400_BAD_REQUEST
 
-    def __init__(self, detail: str, *, code: str | None = None, status_code: int | None = None) -> None:
+    def __init__(
+        self, detail: str | Promise, *, code: str | None = None, status_code: int | None = None
+    ) -> None:
         super().__init__(detail)
-        self.detail = detail
+        # A lazy sentence behaves as the str it becomes (formatting, messages, form errors), and
+        # must stay lazy until shown; typed as str so every caller may treat it as one.
+        self.detail: str = cast("str", detail)
         if code is not None:
             self.code = code
         if status_code is not None:
@@ -50,8 +62,9 @@ class Conflict(DomainError):
     status = status.HTTP_409_CONFLICT
 
 
-def error_body(code: str, detail: str) -> dict[str, str]:
-    return {"error": code, "detail": detail}
+def error_body(code: str, detail: str | Promise) -> dict[str, str]:
+    """The JSON error: the code as it is, the sentence in the request's language."""
+    return {"error": code, "detail": str(detail)}
 
 
 def _first_message(detail: Any) -> str:
@@ -92,7 +105,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         # should send again shortly, which a 503 says and a 500 does not.
         logger.error("database unavailable: %s", type(exc).__name__)
         return Response(
-            error_body("database_unavailable", "The database is unavailable; nothing was kept. Try again."),
+            error_body(
+                "database_unavailable", gettext("The database is unavailable; nothing was kept. Try again.")
+            ),
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
     response = exception_handler(exc, context)
@@ -104,7 +119,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     return response
 
 
-def json_error(code: str, detail: str, status_code: int) -> JsonResponse:
+def json_error(code: str, detail: str | Promise, status_code: int) -> JsonResponse:
     return JsonResponse(error_body(code, detail), status=status_code)
 
 
@@ -116,14 +131,16 @@ def wants_json(request: Any) -> bool:
 def handler404(request: Any, exception: Exception | None = None) -> HttpResponse:
     """JSON for the API and machines; a page for people browsing the staff pages."""
     if wants_json(request):
-        return json_error("not_found", "No such resource.", 404)
+        return json_error("not_found", gettext("No such resource."), 404)
     return render(request, "404.html", status=404)
 
 
 def handler400(request: Any, exception: Exception | None = None) -> HttpResponse:
     """A request Django refused before any view (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, say)."""
     if wants_json(request):
-        return json_error("bad_request", "The request could not be read (too large or malformed).", 400)
+        return json_error(
+            "bad_request", gettext("The request could not be read (too large or malformed)."), 400
+        )
     return render(request, "400.html", status=400)
 
 
@@ -141,7 +158,11 @@ class MethodNotAllowedPage:
         allowed = response.get("Allow", "")
         answer: HttpResponse
         if wants_json(request):
-            answer = json_error("method_not_allowed", f"This address answers only {allowed}.", 405)
+            answer = json_error(
+                "method_not_allowed",
+                gettext("This address answers only %(methods)s.") % {"methods": allowed},
+                405,
+            )
         else:
             answer = render(request, "405.html", {"allowed": allowed}, status=405)
         answer["Allow"] = allowed
@@ -149,4 +170,6 @@ class MethodNotAllowedPage:
 
 
 def handler500(request: Any) -> JsonResponse:
-    return json_error("server_error", "The server failed to handle the request; nothing was kept.", 500)
+    return json_error(
+        "server_error", gettext("The server failed to handle the request; nothing was kept."), 500
+    )

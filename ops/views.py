@@ -13,6 +13,7 @@ import os
 import prometheus_client
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
 from django.views.decorators.http import require_GET
 from prometheus_client import CollectorRegistry, multiprocess
 
@@ -31,7 +32,11 @@ def _allowed(request: HttpRequest) -> bool:
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     if not _allowed(request):
-        return json_error("forbidden", "Metrics are served to the monitoring addresses or token only.", 403)
+        # Answered ahead of the locale middleware (ops.middleware), so the caller's language is
+        # read here, for the one sentence a person may read.
+        with translation.override(translation.get_language_from_request(request)):
+            detail = translation.gettext("Metrics are served to the monitoring addresses or token only.")
+        return json_error("forbidden", detail, 403)
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         # Several gunicorn workers: merge what each wrote to the shared directory.
         process_registry = CollectorRegistry()

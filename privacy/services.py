@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit.services import record_event
 from complaints.access import actor_of, require_role
@@ -27,11 +29,11 @@ from staff.roles import APPROVER
 
 # Art. 17(1)'s grounds, as the reason an erasure is ordered for (a code: no free text is kept).
 ERASURE_GROUNDS = {
-    "no_longer_necessary": "Art. 17(1)(a): no longer necessary for the purpose",
-    "consent_withdrawn": "Art. 17(1)(b): the customer withdrew consent",
-    "objection": "Art. 17(1)(c): the customer objected",
-    "unlawfully_processed": "Art. 17(1)(d): processed unlawfully",
-    "legal_obligation": "Art. 17(1)(e): erasure required by law",
+    "no_longer_necessary": _("Art. 17(1)(a): no longer necessary for the purpose"),
+    "consent_withdrawn": _("Art. 17(1)(b): the customer withdrew consent"),
+    "objection": _("Art. 17(1)(c): the customer objected"),
+    "unlawfully_processed": _("Art. 17(1)(d): processed unlawfully"),
+    "legal_obligation": _("Art. 17(1)(e): erasure required by law"),
 }
 REASON = "erasure_requested"
 
@@ -39,7 +41,7 @@ REASON = "erasure_requested"
 def _reference(customer_ref: str) -> str:
     text = (customer_ref or "").strip()
     if not text:
-        raise InvalidInput("customer_ref must not be empty.", code="customer_ref_required")
+        raise InvalidInput(_("customer_ref must not be empty."), code="customer_ref_required")
     return text
 
 
@@ -80,7 +82,10 @@ def erase_subject(*, dpo: Any, customer_ref: str, ground: str) -> Erasure:
     require_role(dpo, APPROVER, "erase a customer's data")
     reference = _reference(customer_ref)
     if ground not in ERASURE_GROUNDS:
-        raise InvalidInput(f"ground must be one of: {', '.join(ERASURE_GROUNDS)}.", code="invalid_ground")
+        raise InvalidInput(
+            format_lazy(_("ground must be one of: {grounds}."), grounds=", ".join(ERASURE_GROUNDS)),
+            code="invalid_ground",
+        )
     actor = actor_of(dpo)
     outcome = Erasure(customer_ref_hash=customer_hash(reference), ground=ground)
     store = get_store()
@@ -110,10 +115,15 @@ def erase_subject(*, dpo: Any, customer_ref: str, ground: str) -> Erasure:
             reason="legal_hold",
             details={"customer_ref_hash": outcome.customer_ref_hash, "cases": cases},
         )
-        named = ", ".join(case for case in cases if case != "None") or "(a hold without a case)"
+        named = ", ".join(case for case in cases if case != "None")
         raise Conflict(
-            f"A legal hold keeps this customer's sessions for complaint case {named}; "
-            "close the case (which releases its holds) before erasing.",
+            format_lazy(
+                _(
+                    "A legal hold keeps this customer's sessions for complaint case {cases}; "
+                    "close the case (which releases its holds) before erasing."
+                ),
+                cases=named or _("(a hold without a case)"),
+            ),
             code="legal_hold",
         )
     # As the purge: the key is gone (committed) before any payload is deleted.

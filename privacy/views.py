@@ -12,6 +12,8 @@ from django.contrib import messages
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.formats import localize
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import Conflict, InvalidInput
@@ -48,7 +50,7 @@ def subject_requests(request: HttpRequest) -> HttpResponse:
 def access_report_download(request: HttpRequest) -> HttpResponse:
     form = SubjectForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Enter the customer's reference.")
+        messages.error(request, gettext("Enter the customer's reference."))
         return redirect("privacy:subject-requests")
     report = services.report_access(dpo=request.user, customer_ref=form.cleaned_data["customer_ref"])
     body = json.dumps(AccessReportOut(report).data, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False)
@@ -59,23 +61,49 @@ def access_report_download(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def erasure_summary(done: services.Erasure) -> str:
+    """What the erasure did, in the reader's language, each count with its plural."""
+    parts = [
+        ngettext(
+            "Erased: %(count)s recording key destroyed,",
+            "Erased: %(count)s recording keys destroyed,",
+            done.shredded,
+        )
+        % {"count": localize(done.shredded)},
+        ngettext("%(count)s payload deleted,", "%(count)s payloads deleted,", done.purged)
+        % {"count": localize(done.purged)},
+        ngettext(
+            "%(count)s more session pseudonymised,",
+            "%(count)s more sessions pseudonymised,",
+            done.pseudonymised,
+        )
+        % {"count": localize(done.pseudonymised)},
+        ngettext("of %(count)s session.", "of %(count)s sessions.", done.sessions)
+        % {"count": localize(done.sessions)},
+    ]
+    if done.failed:
+        parts.append(
+            ngettext(
+                "The store has yet to delete %(count)s payload; the next purge run does.",
+                "The store has yet to delete %(count)s payloads; the next purge run does.",
+                done.failed,
+            )
+            % {"count": localize(done.failed)}
+        )
+    return " ".join(parts)
+
+
 @staff_page(APPROVER)
 @require_POST
 def erasure(request: HttpRequest) -> HttpResponse:
     form = ErasureForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Enter the customer's reference and the ground of the erasure.")
+        messages.error(request, gettext("Enter the customer's reference and the ground of the erasure."))
         return redirect("privacy:subject-requests")
     try:
         done = services.erase_subject(dpo=request.user, **form.cleaned_data)
     except (Conflict, InvalidInput) as refused:
-        messages.error(request, f"Nothing was erased. {refused.detail}")
+        messages.error(request, gettext("Nothing was erased. %(reason)s") % {"reason": refused.detail})
         return redirect("privacy:subject-requests")
-    text = (
-        f"Erased: {done.shredded} recording key(s) destroyed, {done.purged} payload(s) deleted, "
-        f"{done.pseudonymised} more session(s) pseudonymised, of {done.sessions} session(s)."
-    )
-    if done.failed:
-        text += f" The store has yet to delete {done.failed} payload(s); the next purge run does."
-    messages.success(request, text)
+    messages.success(request, erasure_summary(done))
     return redirect("privacy:subject-requests")

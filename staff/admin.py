@@ -32,7 +32,7 @@ def refuse_superuser_with_recording_role(form: forms.ModelForm) -> None:  # type
     role = next((name for name in RECORDING_ROLES if name in names), None)
     if superuser and role:
         username = data.get("username") or form.instance.get_username()
-        raise forms.ValidationError(SUPERUSER_WITH_RECORDING_ROLE.format(username=username, role=role))
+        raise forms.ValidationError(SUPERUSER_WITH_RECORDING_ROLE % {"username": username, "role": role})
 
 
 class StaffUserAdmin(UserAdmin):  # type: ignore[type-arg]

@@ -16,6 +16,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
@@ -82,7 +83,7 @@ class StaffSessionAuthentication(authentication.SessionAuthentication):
     def authenticate(self, request: Request) -> Any:
         if request.META.get("HTTP_AUTHORIZATION"):
             raise exceptions.AuthenticationFailed(
-                "Staff calls take a signed-in session; tokens are not accepted here."
+                gettext("Staff calls take a signed-in session; tokens are not accepted here.")
             )
         return super().authenticate(request)
 

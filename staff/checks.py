@@ -27,7 +27,7 @@ def no_superuser_opens_recordings(app_configs: Any, **kwargs: Any) -> list[Error
         return []
     return [
         Error(
-            SUPERUSER_WITH_RECORDING_ROLE.format(username=username, role=role),
+            SUPERUSER_WITH_RECORDING_ROLE % {"username": username, "role": role},
             hint=f"Remove the superuser status or the {role} role of {username} (the admin, or add_staff "
             "on a separate account).",
             obj=username,

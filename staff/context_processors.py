@@ -7,7 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from staff.roles import role_of
+from staff.roles import role_label, role_of
 from staff.views import sections_for
 
 
@@ -18,6 +18,6 @@ def role(request: HttpRequest) -> dict[str, Any]:
     name = role_of(user)
     return {
         "role": name,
-        "role_label": (name or "").replace("_", " ").capitalize(),
+        "role_label": role_label(name),
         "nav_sections": sections_for(user, current_path=request.path),
     }

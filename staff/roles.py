@@ -15,6 +15,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser, Group, Permission, PermissionsMixin
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 
 # role -> permissions as "app_label.codename". Permissions not yet defined by a model (an app
 # added later) are skipped with no error, and picked up by the next sync after its migration.
@@ -51,10 +52,25 @@ METADATA_ROLES = (AUDITOR, OPERATOR)
 # The roles whose holders open recordings (request, approve, play back): never a superuser's, who
 # could otherwise also set the password of the person who approves them; a TOTP second factor.
 RECORDING_ROLES = (OFFICER, APPROVER)
-SUPERUSER_WITH_RECORDING_ROLE = (
-    "{username} is a superuser and cannot also be a {role}: a superuser can change any account, so "
-    "nobody who can open recordings may be one (separation of duties). Use a separate account."
+# What a person reads for each role (the header, the access report); the code stays the group's name.
+ROLE_LABELS = {
+    OFFICER: _("Compliance officer"),
+    APPROVER: _("Data protection officer"),
+    AUDITOR: _("Auditor"),
+    OPERATOR: _("Operator"),
+}
+SUPERUSER_WITH_RECORDING_ROLE = _(
+    "%(username)s is a superuser and cannot also be a %(role)s: a superuser can change any account, "
+    "so nobody who can open recordings may be one (separation of duties). Use a separate account."
 )
+
+
+def role_label(role: str | None) -> str:
+    """The role's name in the reader's language; "" for no role, the code for one not in the table."""
+    if not role:
+        return ""
+    label = ROLE_LABELS.get(role)
+    return str(label) if label is not None else str(_("unknown role")) if role == "unknown" else role
 
 
 class UnknownRole(ValueError):

@@ -26,6 +26,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_post_parameters
 from django_otp import match_token
 from django_otp.oath import TOTP
@@ -90,9 +91,11 @@ def second_factor(request: HttpRequest) -> HttpResponse:
         key_hex = str(request.session[PENDING_KEY])
         device = TOTPDevice(user=user, name="authenticator", key=key_hex, confirmed=True)
         if has_device and verify_code(user, request.POST.get("current_code", "")) is None:
-            error = "That is not a current code of your present authenticator."
+            error = gettext("That is not a current code of your present authenticator.")
         elif not _proves(device, request.POST.get("code", "")):
-            error = "That code does not match the new authenticator: check its clock and try the next code."
+            error = gettext(
+                "That code does not match the new authenticator: check its clock and try the next code."
+            )
         else:
             codes = [_recovery_code() for _ in range(RECOVERY_CODES)]
             with transaction.atomic():
@@ -107,14 +110,17 @@ def second_factor(request: HttpRequest) -> HttpResponse:
                     details={"user": str(user.pk), "replaced": has_device, "recovery_codes": len(codes)},
                 )
             del request.session[PENDING_KEY]
-            messages.success(request, "Authenticator enrolled. Keep the recovery codes somewhere safe.")
+            messages.success(
+                request, gettext("Authenticator enrolled. Keep the recovery codes somewhere safe.")
+            )
             return render(request, "staff/recovery_codes.html", {"codes": codes, "next": _next(request)})
     if request.method == "GET" or PENDING_KEY not in request.session:
         request.session[PENDING_KEY] = secrets.token_hex(20)
     key_hex = str(request.session[PENDING_KEY])
     uri = _otpauth_uri(user, key_hex)
+    svg = segno.make(uri, error="m").svg_inline(scale=4, title=gettext("Authenticator QR code"))
     context = {
-        "qr": mark_safe(segno.make(uri, error="m").svg_inline(scale=4, title="Authenticator QR code")),  # noqa: S308 - segno's own SVG
+        "qr": mark_safe(svg),  # noqa: S308 - segno's own SVG
         "secret": base64.b32encode(bytes.fromhex(key_hex)).decode().rstrip("="),
         "has_device": has_device,
         "status": credential_status(user),

@@ -23,6 +23,7 @@ from django.db.models import Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from core.errors import json_error, wants_json
 
@@ -115,7 +116,9 @@ def forget_old_sign_ins() -> int:
     return AxesDatabaseHandler().reset_logs(age_days=settings.SIGNIN_LOG_DAYS)
 
 
-PAUSED = "Too many failed sign-ins from this address or for this user name. Try again in a few minutes."
+PAUSED = gettext_lazy(
+    "Too many failed sign-ins from this address or for this user name. Try again in a few minutes."
+)
 
 
 def lockout_response(

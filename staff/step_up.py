@@ -24,6 +24,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters
 
 from audit.services import Actor, record_event
@@ -35,7 +36,7 @@ from staff.second_factor import credential_status, enrolled, needs_second_factor
 
 STEP_UP_MAX_AGE = 15 * 60  # seconds
 SESSION_KEY = "vault_authenticated_at"
-WRONG = "That password or code is not right."
+WRONG = gettext_lazy("That password or code is not right.")
 
 
 def recently_authenticated(request: HttpRequest, *, voided_at: datetime | None = None) -> bool:
@@ -63,7 +64,7 @@ class CredentialsNotOwn(Forbidden):
     code = "credentials_renewal_required"
 
 
-RENEW = (
+RENEW = gettext_lazy(
     "Your password or second factor was set by someone other than you; until you set a new password "
     "and enrol a new authenticator yourself, you cannot request, approve or play back."
 )
@@ -92,7 +93,9 @@ def step_up(request: HttpRequest) -> HttpResponse:
     user = request.user
     second_factor = needs_second_factor(user)
     if second_factor and not enrolled(user):
-        messages.info(request, "Enrol an authenticator first: playback and approvals need its codes.")
+        messages.info(
+            request, gettext("Enrol an authenticator first: playback and approvals need its codes.")
+        )
         return HttpResponseRedirect(f"{reverse('second-factor')}?{urlencode({'next': next_url})}")
     status = credential_status(user)
     blocked = status is not None and status.blocked
@@ -114,7 +117,7 @@ def step_up(request: HttpRequest) -> HttpResponse:
                 record_event(
                     action="auth.stepped_up", actor=Actor.for_user(user), details={"second_factor": kind}
                 )
-            messages.success(request, "Confirmed. Playback and approvals are open for 15 minutes.")
+            messages.success(request, gettext("Confirmed. Playback and approvals are open for 15 minutes."))
             return HttpResponseRedirect(next_url)
         error = WRONG
     context = {"next": next_url, "error": error, "second_factor": second_factor, "blocked": blocked}

@@ -9,6 +9,8 @@ from django.contrib.auth.views import PasswordChangeDoneView, PasswordChangeView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, resolve, reverse, reverse_lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from audit.services import Actor, record_event
 from core.errors import json_error, wants_json
@@ -20,28 +22,28 @@ from staff.roles import ROLES, role_of
 SECTIONS = (
     (
         "complaints:case-list",
-        "Complaint cases",
-        "Open a case for a customer's complaint, request access, watch, close.",
+        _("Complaint cases"),
+        _("Open a case for a customer's complaint, request access, watch, close."),
     ),
     (
         "complaints:approval-queue",
-        "Access requests to decide",
-        "Approve or reject officers' requests to watch a case's recordings.",
+        _("Access requests to decide"),
+        _("Approve or reject officers' requests to watch a case's recordings."),
     ),
     (
         "privacy:subject-requests",
-        "Data-subject requests",
-        "What the vault holds about a customer (Art. 15), and erasure on request (Art. 17).",
+        _("Data-subject requests"),
+        _("What the vault holds about a customer (Art. 15), and erasure on request (Art. 17)."),
     ),
     (
         "audit:ledger",
-        "Audit ledger",
-        "Every access, state change and purge; filter, export, verify.",
+        _("Audit ledger"),
+        _("Every access, state change and purge; filter, export, verify."),
     ),
     (
         "retention:dashboard",
-        "Operations dashboard",
-        "Recordings by state, next purges, legal holds, purge runs.",
+        _("Operations dashboard"),
+        _("Recordings by state, next purges, legal holds, purge runs."),
     ),
 )
 
@@ -101,5 +103,5 @@ def handler403(request: Any, exception: Exception | None = None) -> HttpResponse
             },
         )
     if wants_json(request):
-        return json_error("forbidden", "You may not do this.", 403)
+        return json_error("forbidden", gettext("You may not do this."), 403)
     return render(request, "403.html", status=403)

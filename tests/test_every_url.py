@@ -124,6 +124,11 @@ ROWS = [
         only(dict.fromkeys(STAFF, 200), others=403, base=SENT_TO_SIGN_IN)),
     Row("notification preferences", "POST", "/accounts/notifications/",
         only(dict.fromkeys(STAFF, 302), others=403, base=SENT_TO_SIGN_IN), body={"language": "de"}),
+    # The header's language switch (Django's set_language), for everyone, signed in or not: the
+    # choice goes into the language cookie and the reader returns to `next` (302). A GET changes
+    # nothing and sends the reader on as well.
+    Row("language switch", "POST", "/i18n/setlang/", everyone(302), body={"language": "de", "next": "/"}),
+    Row("language switch opened directly", "GET", "/i18n/setlang/?next=/", everyone(302)),
     # --- complaint pages' forms (their GETs are in test_pages.py) ---
     Row("open a case (page)", "POST", "/cases/new/",
         only({"officer": 302, "other_officer": 302}, others=403, base=SENT_TO_SIGN_IN),

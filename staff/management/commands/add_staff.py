@@ -46,7 +46,7 @@ class Command(BaseCommand):
             except ValidationError as error:
                 raise CommandError(" ".join(error.messages)) from error
         if user.is_superuser and role in RECORDING_ROLES:
-            raise CommandError(SUPERUSER_WITH_RECORDING_ROLE.format(username=username, role=role))
+            raise CommandError(SUPERUSER_WITH_RECORDING_ROLE % {"username": username, "role": role})
         # Every account write below is ledgered with this command as its actor, in this transaction.
         with acting_as(Actor.job("add_staff")), transaction.atomic():
             created = user.pk is None
