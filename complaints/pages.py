@@ -29,10 +29,12 @@ from recorder.models import Recording, Session
 
 # --- the rights timeline ------------------------------------------------------------------------
 
-VIEW = Series("view", gettext_lazy("Agent may view"))
-CONTROL = Series("control", gettext_lazy("Agent may control"))
-INTERRUPTED = Series("interrupted", gettext_lazy("Interrupted by the customer"))
-TIMELINE_SERIES = (VIEW, CONTROL, INTERRUPTED)
+# The timeline's bands by CSS key, with their legend in the reader's language
+TIMELINE_LABELS = {
+    "view": gettext_lazy("Agent may view"),
+    "control": gettext_lazy("Agent may control"),
+    "interrupted": gettext_lazy("Interrupted by the customer"),
+}
 _TICK_MINUTES = (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440)
 
 
@@ -130,11 +132,13 @@ def _timeline_chart(spans: list[Span], session: Session, end: datetime) -> Chart
         height=height,
         title=gettext("Rights over the session"),
         description=_describe(spans),
-        legend=TIMELINE_SERIES,
+        # built per page: a Series holds the label as read in this request's language
+        legend=tuple(Series(key, str(label)) for key, label in TIMELINE_LABELS.items()),
     )
+    view, control, interrupted = chart.legend
     rows = (
-        (VIEW, pgettext("the agent's right to see the screen", "View")),
-        (CONTROL, pgettext("the agent's right to control the desktop", "Control")),
+        (view, pgettext("the agent's right to see the screen", "View")),
+        (control, pgettext("the agent's right to control the desktop", "Control")),
     )
     for index, (_, name) in enumerate(rows):
         y = top + index * row_height
@@ -159,13 +163,13 @@ def _timeline_chart(spans: list[Span], session: Session, end: datetime) -> Chart
                     top + 3,
                     span_width,
                     2 * row_height - 6,
-                    INTERRUPTED.css,
+                    interrupted.css,
                     gettext("Interrupted %(stretch)s") % {"stretch": stretch},
                 )
             )
             continue
         for index, (series, name) in enumerate(rows):
-            allowed = span.view if series is VIEW else span.control
+            allowed = span.view if series is view else span.control
             if allowed:
                 y = top + index * row_height
                 chart.rects.append(

@@ -6,6 +6,7 @@ here; an operator runs the service and has no business knowing whose sessions th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import formats
+from django.utils.functional import Promise
 from django.utils.html import strip_tags
 from django.utils.timesince import timesince
 from django.utils.translation import gettext, gettext_lazy, ngettext
@@ -25,17 +27,19 @@ from retention import selectors
 from retention.models import LegalHold, PurgeRun
 from retention.selectors import PurgeBacklog, purge_backlog
 
-STATE_SERIES: dict[str, Series] = {
-    Recording.State.RECEIVING: Series("receiving", gettext_lazy("Receiving")),
-    Recording.State.LOCKED: Series("locked", gettext_lazy("Locked (kept)")),
-    Recording.State.SHREDDED: Series("shredded", gettext_lazy("Shredded")),
-    Recording.State.PURGED: Series("purged", gettext_lazy("Purged")),
+# Each chart's series by CSS key, labelled in the reader's language when a page is drawn
+STATE_LABELS: dict[str, Promise] = {
+    Recording.State.RECEIVING: gettext_lazy("Receiving"),
+    Recording.State.LOCKED: gettext_lazy("Locked (kept)"),
+    Recording.State.SHREDDED: gettext_lazy("Shredded"),
+    Recording.State.PURGED: gettext_lazy("Purged"),
 }
-EXPIRY_SERIES = (
-    Series("due", gettext_lazy("Purged when due")),
-    Series("held", gettext_lazy("Kept by a legal hold")),
-)
-RUN_SERIES = (Series("purged", gettext_lazy("Purged")), Series("failed", gettext_lazy("Failed")))
+EXPIRY_LABELS = {"due": gettext_lazy("Purged when due"), "held": gettext_lazy("Kept by a legal hold")}
+RUN_LABELS = {"purged": gettext_lazy("Purged"), "failed": gettext_lazy("Failed")}
+
+
+def _series(labels: Mapping[str, Promise]) -> list[Series]:
+    return [Series(key, str(label)) for key, label in labels.items()]
 
 
 @dataclass(frozen=True)
@@ -85,8 +89,8 @@ def overview(*, now: datetime) -> Overview:
 def _states_chart(counts: dict[str, int]) -> Chart:
     return bar_list(
         title=gettext("Recordings by state"),
-        description=", ".join(f"{STATE_SERIES[s].label}: {n}" for s, n in counts.items()),
-        bars=[(STATE_SERIES[state], n) for state, n in counts.items()],
+        description=", ".join(f"{STATE_LABELS[s]}: {n}" for s, n in counts.items()),
+        bars=[(Series(state, str(STATE_LABELS[state])), n) for state, n in counts.items()],
         row_height=44,
     )
 
@@ -110,7 +114,7 @@ def _expiry_chart(buckets: list[selectors.ExpiryBucket]) -> Chart:
         )
         % {"count": formats.number_format(due_now, force_grouping=True)},
         columns=columns,
-        series=EXPIRY_SERIES,
+        series=_series(EXPIRY_LABELS),
         width=520,
     )
 
@@ -134,7 +138,7 @@ def _runs_chart(runs: list[PurgeRun]) -> Chart:
         )
         % {"count": len(columns)},
         columns=columns,
-        series=RUN_SERIES,
+        series=_series(RUN_LABELS),
         width=1100,
         height=200,
         label_width=110,
