@@ -13,6 +13,7 @@ import logging
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import authentication, permissions, serializers, status
@@ -71,7 +72,7 @@ class PublicKeyView(APIView):
         except keys.SigningKeyError as error:
             logger.error("ledger public key unavailable: %s", error)  # the path stays in the log
             raise DomainError(
-                "The ledger's signing key is not available on this node.",
+                gettext("The ledger's signing key is not available on this node."),
                 code="signing_key_unavailable",
                 status_code=503,
             ) from None
@@ -96,7 +97,7 @@ class HeadView(StaffAPIView):
     def get(self, request: Request) -> Response:
         head = latest_head()
         if head is None:
-            raise NotFound("No tree head has been signed yet.", code="no_head")
+            raise NotFound(gettext("No tree head has been signed yet."), code="no_head")
         return Response(head.as_signed().as_json())
 
 

@@ -1,28 +1,35 @@
-"""The auditor page's filters: the export's filters, entered by a person (dates in UTC)."""
+"""The auditor page's filters: the export's filters, entered by a person (whole days in UTC, as the
+export and the API count them)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
 from django import forms
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit.exports import ANY_ACCOUNT, EARLIEST, LATEST, OUT_OF_RANGE, ExportFilters
 
 
 class LedgerFilterForm(forms.Form):
     since = forms.DateField(
-        required=False, label="From (UTC)", widget=forms.DateInput(attrs={"type": "date"})
+        required=False, label=_("From (UTC)"), widget=forms.DateInput(attrs={"type": "date"})
     )
-    until = forms.DateField(required=False, label="To (UTC)", widget=forms.DateInput(attrs={"type": "date"}))
-    case_id = forms.UUIDField(required=False, label="Case")
-    actor = forms.CharField(required=False, max_length=150, label="Who", help_text="username, job or client")
-    action = forms.CharField(required=False, max_length=64, label="What")
-    recording_id = forms.UUIDField(required=False, label="Recording")
+    until = forms.DateField(
+        required=False, label=_("To (UTC)"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    case_id = forms.UUIDField(required=False, label=_("Case"))
+    actor = forms.CharField(
+        required=False, max_length=150, label=_("Who"), help_text=_("username, job or client")
+    )
+    action = forms.CharField(required=False, max_length=64, label=_("What"))
+    recording_id = forms.UUIDField(required=False, label=_("Recording"))
     account = forms.CharField(
         required=False,
         max_length=150,
-        label="Staff account changes",
-        help_text=f"a user name, or {ANY_ACCOUNT} for every account",
+        label=_("Staff account changes"),
+        help_text=format_lazy(_("a user name, or {any} for every account"), any=ANY_ACCOUNT),
     )
 
     def clean(self) -> dict[str, object]:
@@ -33,7 +40,7 @@ class LedgerFilterForm(forms.Form):
             if day and not EARLIEST.date() <= day < LATEST.date():  # type: ignore[operator]
                 self.add_error(name, OUT_OF_RANGE)
         if since and until and until < since:  # type: ignore[operator]
-            self.add_error("until", "The last day must not come before the first.")
+            self.add_error("until", _("The last day must not come before the first."))
         return data
 
     def filters(self) -> ExportFilters:

@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpResponse
+from django.utils.translation import gettext
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -43,7 +44,7 @@ class LedgerReadTokenAuthentication(authentication.BaseAuthentication):
         expected = settings.LEDGER_READ_TOKEN
         if scheme.lower() == "bearer" and expected and hmac.compare_digest(token.strip(), expected):
             return AnonymousUser(), MONITOR
-        raise exceptions.AuthenticationFailed("The ledger read token is not valid.")
+        raise exceptions.AuthenticationFailed(gettext("The ledger read token is not valid."))
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="ledger"'
@@ -88,7 +89,7 @@ class CheckpointView(LogView):
     def get(self, request: Request) -> HttpResponse:
         head = selectors.latest_head()
         if head is None:
-            raise NotFound("No tree head has been signed yet.", code="no_head")
+            raise NotFound(gettext("No tree head has been signed yet."), code="no_head")
         response = HttpResponse(selectors.signed_checkpoint(head), content_type="text/plain; charset=utf-8")
         response["Cache-Control"] = CHECKPOINT_CACHE
         return response
@@ -110,13 +111,13 @@ class TileView(LogView):
         try:
             tile_level, tile_index = int(level), parse_tile_index(index)
         except ValueError:
-            raise NotFound("No such tile.", code="no_tile") from None
+            raise NotFound(gettext("No such tile."), code="no_tile") from None
         tile_width = TILE_WIDTH if width is None else int(width)
         if not (0 <= tile_level <= MAX_LEVEL and 0 < tile_width <= TILE_WIDTH) or width == str(TILE_WIDTH):
-            raise NotFound("No such tile.", code="no_tile")
+            raise NotFound(gettext("No such tile."), code="no_tile")
         data = selectors.served_tile(level=tile_level, index=tile_index, width=tile_width)
         if data is None:
-            raise NotFound("The signed tree holds no such tile yet.", code="no_tile")
+            raise NotFound(gettext("The signed tree holds no such tile yet."), code="no_tile")
         response = HttpResponse(data, content_type="application/octet-stream")
         response["Cache-Control"] = TILE_CACHE
         return response

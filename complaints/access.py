@@ -11,6 +11,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
+
 from audit.services import Actor
 from complaints.models import ComplaintCase
 from core.errors import Forbidden, NotFound
@@ -22,13 +24,26 @@ def actor_of(user: Any) -> Actor:
     return Actor.for_user(user)
 
 
+# The refusal's sentence per role (or pair of roles) allowed; `%(doing)s` is the action's words.
+_ONLY = {
+    (OFFICER,): gettext_lazy("Only a compliance officer may %(doing)s."),
+    (APPROVER,): gettext_lazy("Only a data protection officer may %(doing)s."),
+    (OFFICER, APPROVER): gettext_lazy("Only compliance officers and data protection officers may %(doing)s."),
+}
+
+
 def require_role(user: Any, roles: str | tuple[str, ...], doing: str, *, reason: str = "") -> None:
     """Roles, not permissions: a superuser passes every has_perm() but holds no role, and the
-    workflow is for the people in these jobs only (DESIGN "Users"). Refused on record."""
+    workflow is for the people in these jobs only (DESIGN "Users"). Refused on record.
+
+    `doing` is English for the ledger; mark it with gettext_noop so the refusal's sentence is
+    read in the caller's language."""
     allowed = (roles,) if isinstance(roles, str) else roles
     if not getattr(user, "is_authenticated", False) or not user.is_active or role_of(user) not in allowed:
         if getattr(user, "is_authenticated", False):
             record_denial(user=user, reason=reason or f"not_{allowed[0]}", details={"action": doing})
+        if allowed in _ONLY:
+            raise Forbidden(_ONLY[allowed] % {"doing": gettext(doing)}, code="forbidden")
         names = [role.replace("_", " ") for role in allowed]
         who = f"a {names[0]}" if len(names) == 1 else " and ".join(f"{name}s" for name in names)
         raise Forbidden(f"Only {who} may {doing}.", code="forbidden")
@@ -58,10 +73,10 @@ def case_for(*, user: Any, case_id: uuid.UUID | str, acting: bool = False) -> Co
                 case_id=case.id if case else None,
                 details={"requested_case": str(case_id)[:64]},
             )
-        raise NotFound("No such complaint case.", code="case_not_found")
+        raise NotFound(gettext("No such complaint case."), code="case_not_found")
     return case
 
 
 def require_approver(*, user: Any) -> None:
     """Refuse (on record) anyone but a data protection officer."""
-    require_role(user, APPROVER, "see access requests")
+    require_role(user, APPROVER, gettext_noop("see access requests"))

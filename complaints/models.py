@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class ComplaintCase(models.Model):
@@ -26,26 +27,26 @@ class ComplaintCase(models.Model):
     """
 
     class Channel(models.TextChoices):
-        PHONE = "phone", "Phone"
-        EMAIL = "email", "E-mail"
-        LETTER = "letter", "Letter"
-        WEB_FORM = "web_form", "Web form"
-        IN_PERSON = "in_person", "In person"
+        PHONE = "phone", _("Phone")
+        EMAIL = "email", _("E-mail")
+        LETTER = "letter", _("Letter")
+        WEB_FORM = "web_form", _("Web form")
+        IN_PERSON = "in_person", _("In person")
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
-        ACCESS_GRANTED = "access_granted", "Access granted"
-        ACCESS_EXPIRED = "access_expired", "Access expired"
-        CLOSED = "closed", "Closed"
+        OPEN = "open", _("Open")
+        AWAITING_APPROVAL = "awaiting_approval", _("Awaiting approval")
+        ACCESS_GRANTED = "access_granted", _("Access granted")
+        ACCESS_EXPIRED = "access_expired", _("Access expired")
+        CLOSED = "closed", _("Closed")
 
     class Outcome(models.TextChoices):
-        ABUSE_CONFIRMED = "abuse_confirmed", "Abuse confirmed"
-        ABUSE_NOT_CONFIRMED = "abuse_not_confirmed", "Abuse not confirmed"
-        WITHDRAWN = "withdrawn", "Withdrawn"
+        ABUSE_CONFIRMED = "abuse_confirmed", _("Abuse confirmed")
+        ABUSE_NOT_CONFIRMED = "abuse_not_confirmed", _("Abuse not confirmed")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
 
     class RedactionReason(models.TextChoices):
-        RETENTION_EXPIRED = "retention_expired", "CASE_RETENTION passed after closing"
+        RETENTION_EXPIRED = "retention_expired", _("CASE_RETENTION passed after closing")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # The reference as the complainant gave it, and its keyed hash: sessions are matched on the
@@ -129,10 +130,10 @@ class AccessRequest(models.Model):
     """An officer asks to see a case's recordings; a different person (a DPO) decides."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
-        CANCELLED = "cancelled", "Cancelled (case closed)"
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+        CANCELLED = "cancelled", _("Cancelled (case closed)")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     case = models.ForeignKey(ComplaintCase, on_delete=models.PROTECT, related_name="access_requests")

@@ -11,22 +11,30 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import formats
+from django.utils.html import strip_tags
+from django.utils.translation import gettext, gettext_lazy, pgettext
 
 from audit.models import LedgerEntry
 from complaints import commitments, selectors
 from complaints.models import AccessGrant, AccessRequest, ComplaintCase
 from core.charts import Chart, Label, Line, Rect, Series
+from core.templatetags.display_time import when
 from recorder import timeline
 from recorder.models import Recording, Session
 
 # --- the rights timeline ------------------------------------------------------------------------
 
-VIEW = Series("view", "Agent may view")
-CONTROL = Series("control", "Agent may control")
-INTERRUPTED = Series("interrupted", "Interrupted by the customer")
-TIMELINE_SERIES = (VIEW, CONTROL, INTERRUPTED)
+# The timeline's bands by CSS key, with their legend in the reader's language
+TIMELINE_LABELS = {
+    "view": gettext_lazy("Agent may view"),
+    "control": gettext_lazy("Agent may control"),
+    "interrupted": gettext_lazy("Interrupted by the customer"),
+}
 _TICK_MINUTES = (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440)
 
 
@@ -70,9 +78,12 @@ def session_timeline(session: Session, *, now: datetime) -> SessionTimeline:
     )
     rows = [
         TimelineRow(
-            session.consent_granted_at, "Consent given", session.consent_view, session.consent_control
+            session.consent_granted_at,
+            gettext("Consent given"),
+            session.consent_view,
+            session.consent_control,
         ),
-        TimelineRow(session.started_at, "Session started", state.rights.view, state.rights.control),
+        TimelineRow(session.started_at, gettext("Session started"), state.rights.view, state.rights.control),
     ]
     spans: list[Span] = []
     since = session.started_at
@@ -81,7 +92,7 @@ def session_timeline(session: Session, *, now: datetime) -> SessionTimeline:
         rights = timeline.Rights(view=event.view, control=event.control)
         state = timeline.apply(state, type=event.type, at=event.at, rights=rights)
         rows.append(
-            TimelineRow(event.at, _EVENT_WORDS.get(event.type, event.type), event.view, event.control)
+            TimelineRow(event.at, str(_EVENT_WORDS.get(event.type, event.type)), event.view, event.control)
         )
         since = event.at
     ended = state.phase is timeline.Phase.ENDED
@@ -94,10 +105,10 @@ def session_timeline(session: Session, *, now: datetime) -> SessionTimeline:
 
 
 _EVENT_WORDS = {
-    "scope_changed": "Rights changed",
-    "interrupted": "Interrupted by the customer",
-    "resumed": "Resumed",
-    "ended": "Session ended",
+    "scope_changed": gettext_lazy("Rights changed"),
+    "interrupted": gettext_lazy("Interrupted by the customer"),
+    "resumed": gettext_lazy("Resumed"),
+    "ended": gettext_lazy("Session ended"),
 }
 
 
@@ -119,40 +130,59 @@ def _timeline_chart(spans: list[Span], session: Session, end: datetime) -> Chart
     chart = Chart(
         width=width,
         height=height,
-        title="Rights over the session",
+        title=gettext("Rights over the session"),
         description=_describe(spans),
-        legend=TIMELINE_SERIES,
+        # built per page: a Series holds the label as read in this request's language
+        legend=tuple(Series(key, str(label)) for key, label in TIMELINE_LABELS.items()),
     )
-    rows = ((VIEW, "View"), (CONTROL, "Control"))
+    view, control, interrupted = chart.legend
+    rows = (
+        (view, pgettext("the agent's right to see the screen", "View")),
+        (control, pgettext("the agent's right to control the desktop", "Control")),
+    )
     for index, (_, name) in enumerate(rows):
         y = top + index * row_height
         chart.rects.append(
-            Rect(left, y + 3, plot_width, row_height - 6, "chart-none", f"{name}: not allowed")
+            Rect(
+                left,
+                y + 3,
+                plot_width,
+                row_height - 6,
+                "chart-none",
+                gettext("%(right)s: not allowed") % {"right": name},
+            )
         )
         chart.labels.append(Label(left - 10, y + row_height / 2 + 4, name, anchor="end", css="chart-strong"))
     for span in spans:
         span_x, span_width = x(span.start), max(x(span.end) - x(span.start), 1.0)
-        when = f"{span.start:%H:%M:%S} to {span.end:%H:%M:%S}"
+        stretch = _stretch(span)
         if span.interrupted:
             chart.rects.append(
-                Rect(span_x, top + 3, span_width, 2 * row_height - 6, INTERRUPTED.css, f"Interrupted {when}")
+                Rect(
+                    span_x,
+                    top + 3,
+                    span_width,
+                    2 * row_height - 6,
+                    interrupted.css,
+                    gettext("Interrupted %(stretch)s") % {"stretch": stretch},
+                )
             )
             continue
         for index, (series, name) in enumerate(rows):
-            allowed = span.view if series is VIEW else span.control
+            allowed = span.view if series is view else span.control
             if allowed:
                 y = top + index * row_height
                 chart.rects.append(
-                    Rect(span_x, y + 3, span_width, row_height - 6, series.css, f"{name} {when}")
+                    Rect(span_x, y + 3, span_width, row_height - 6, series.css, f"{name} {stretch}")
                 )
     axis_y = top + 2 * row_height + 4
     chart.lines.append(Line(left, axis_y, width - right, axis_y, "chart-axis"))
     step = _tick_step(total)
-    first = _ceil_to(start, step)
+    first = _ceil_to(start, step, offset=_local(start).utcoffset() or timedelta(0))
     tick = first
     while tick <= end:
         chart.lines.append(Line(x(tick), top, x(tick), axis_y + 4, "chart-grid"))
-        chart.labels.append(Label(x(tick), axis_y + 18, f"{tick:%H:%M}"))
+        chart.labels.append(Label(x(tick), axis_y + 18, f"{_local(tick):%H:%M}"))
         tick += step
     return chart
 
@@ -161,11 +191,32 @@ def _describe(spans: list[Span]) -> str:
     parts = []
     for span in spans:
         if span.interrupted:
-            rights = "interrupted"
+            rights = gettext("interrupted")
+        elif span.control:
+            rights = gettext("view and control")
         else:
-            rights = "view and control" if span.control else ("view only" if span.view else "no rights")
-        parts.append(f"{span.start:%H:%M:%S} to {span.end:%H:%M:%S}: {rights}")
-    return "; ".join(parts) or "No rights were in force."
+            rights = gettext("view only") if span.view else gettext("no rights")
+        parts.append(f"{_stretch(span)}: {rights}")
+    return "; ".join(parts) or gettext("No rights were in force.")
+
+
+def _local(moment: datetime) -> datetime:
+    """The moment on DISPLAY_TIME_ZONE's clock, as the page's other times (core's `when`)."""
+    return moment.astimezone(ZoneInfo(settings.DISPLAY_TIME_ZONE))
+
+
+def _stretch(span: Span) -> str:
+    start, end = _local(span.start), _local(span.end)
+    return gettext("%(start)s to %(end)s %(zone)s") % {
+        "start": f"{start:%H:%M:%S}",
+        "end": f"{end:%H:%M:%S}",
+        "zone": end.tzname(),
+    }
+
+
+def moment_text(moment: datetime) -> str:
+    """A moment as plain text, for a message or a chart: core's `when` without its markup."""
+    return strip_tags(when(moment))
 
 
 def _tick_step(total_seconds: float) -> timedelta:
@@ -176,10 +227,12 @@ def _tick_step(total_seconds: float) -> timedelta:
     return timedelta(minutes=_TICK_MINUTES[-1] * math.ceil(minutes / (8 * _TICK_MINUTES[-1])))
 
 
-def _ceil_to(moment: datetime, step: timedelta) -> datetime:
-    seconds = step.total_seconds()
+def _ceil_to(moment: datetime, step: timedelta, *, offset: timedelta) -> datetime:
+    """The first multiple of `step` on the local clock (`offset` from UTC) at or after `moment`,
+    so the ticks fall on round local times."""
+    seconds, shift = step.total_seconds(), offset.total_seconds()
     epoch = moment.timestamp()
-    return datetime.fromtimestamp(math.ceil(epoch / seconds) * seconds, tz=moment.tzinfo)
+    return datetime.fromtimestamp(math.ceil((epoch + shift) / seconds) * seconds - shift, tz=moment.tzinfo)
 
 
 # --- deadlines ----------------------------------------------------------------------------------
@@ -274,38 +327,41 @@ def case_page(*, case: ComplaintCase, viewer: Any, now: datetime) -> CasePage:
 
 
 _ACTION_WORDS = {
-    "case.opened": "Case opened",
-    "case.session_linked": "Session linked",
-    "legal_hold.placed": "Legal hold placed",
-    "legal_hold.released": "Legal hold released",
-    "case.access_requested": "Access requested",
-    "case.access_approved": "Access approved",
-    "case.access_rejected": "Access rejected",
-    "case.access_expired": "Access window ended",
-    "access_grant.revoked": "Access grant revoked",
-    "case.closed": "Case closed",
-    "case.redacted": "Case redacted",
-    "recording.played": "Recording played",
-    "access.denied": "Access denied",
+    "case.opened": gettext_lazy("Case opened"),
+    "case.session_linked": gettext_lazy("Session linked"),
+    "legal_hold.placed": gettext_lazy("Legal hold placed"),
+    "legal_hold.released": gettext_lazy("Legal hold released"),
+    "case.access_requested": gettext_lazy("Access requested"),
+    "case.access_approved": gettext_lazy("Access approved"),
+    "case.access_rejected": gettext_lazy("Access rejected"),
+    "case.access_expired": gettext_lazy("Access window ended"),
+    "access_grant.revoked": gettext_lazy("Access grant revoked"),
+    "case.closed": gettext_lazy("Case closed"),
+    "case.redacted": gettext_lazy("Case redacted"),
+    "recording.played": gettext_lazy("Recording played"),
+    "access.denied": gettext_lazy("Access denied"),
 }
 
 
 _REASON_WORDS = {
-    "case_closed": "the case was closed",
-    "access_window_ended": "the access window ended",
-    "case_not_visible": "not this person's case",
+    "case_closed": gettext_lazy("the case was closed"),
+    "access_window_ended": gettext_lazy("the access window ended"),
+    "case_not_visible": gettext_lazy("not this person's case"),
 }
 
 
 def _history_line(entry: LedgerEntry) -> HistoryLine:
     details = entry.details if isinstance(entry.details, dict) else {}
-    note = _REASON_WORDS.get(str(details.get("reason", "")), str(details.get("reason", "")))
+    note = str(_REASON_WORDS.get(str(details.get("reason", "")), str(details.get("reason", ""))))
     if commitments.COMMITMENT in details:  # the text is on this page; the ledger keeps its hash
-        note = "text kept with the case, its keyed hash in the ledger"
+        note = gettext("text kept with the case, its keyed hash in the ledger")
     served = details.get("range")
     if entry.action == "recording.played" and isinstance(served, dict):
-        note = f"bytes {served.get('start', 0):,} to {served.get('end', 0):,}"
+        note = gettext("bytes %(start)s to %(end)s") % {
+            "start": formats.number_format(served.get("start", 0), force_grouping=True),
+            "end": formats.number_format(served.get("end", 0), force_grouping=True),
+        }
     elif entry.action == "case.closed" and details.get("outcome"):
-        outcome = ComplaintCase.Outcome(details["outcome"]).label
+        outcome = str(ComplaintCase.Outcome(details["outcome"]).label)
         note = f"{outcome}: {note}" if note else outcome
-    return HistoryLine(entry, _ACTION_WORDS.get(entry.action, entry.action), note)
+    return HistoryLine(entry, str(_ACTION_WORDS.get(entry.action, entry.action)), note)

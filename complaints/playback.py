@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, cast
 from django.contrib.auth.models import PermissionsMixin
 from django.db import connections, router
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from audit.services import Actor, record_event
 from complaints import selectors
@@ -89,7 +90,7 @@ def authorise_playback(*, user: Any, case_id: uuid.UUID | str, recording_id: uui
             case_id=case_uuid if exists else None,
             details={"requested_case": str(case_id)[:64], "requested_recording": str(recording_id)[:64]},
         )
-        raise NotFound("No such recording in this case.", code="recording_not_found")
+        raise NotFound(gettext("No such recording in this case."), code="recording_not_found")
     now = timezone.now()
     grant = next((g for g in grant_list if g.is_active(now)), grant_list[0])
     if not grant.is_active(now) or grant.case_status == ComplaintCase.Status.CLOSED:
@@ -101,7 +102,8 @@ def authorise_playback(*, user: Any, case_id: uuid.UUID | str, recording_id: uui
             details={"grant": str(grant.id)},
         )
         raise Forbidden(
-            "The access window for this recording has ended; request access again.", code="grant_inactive"
+            gettext("The access window for this recording has ended; request access again."),
+            code="grant_inactive",
         )
     if grant.credentials_blocked:
         record_denial(
@@ -110,12 +112,12 @@ def authorise_playback(*, user: Any, case_id: uuid.UUID | str, recording_id: uui
             case_id=grant.case_id,
             recording_id=recording_uuid,
         )
-        raise Forbidden(RENEW, code="credentials_renewal_required")
+        raise Forbidden(str(RENEW), code="credentials_renewal_required")
     if grant.recording_state != Recording.State.LOCKED:
         record_denial(
             user=user, reason="recording_purged", case_id=grant.case_id, recording_id=recording_uuid
         )
-        raise RecordingPurged("The recording has been purged; only its tombstone remains.")
+        raise RecordingPurged(gettext("The recording has been purged; only its tombstone remains."))
     return Authorised(
         grant=grant, recording_id=recording_uuid, credentials_voided_at=_moment(grant.credentials_voided_at)
     )
@@ -241,8 +243,8 @@ def player_recording(
         details={"requested_recording": str(recording_id)[:64]},
     )
     if linked is None:
-        raise NotFound("No such recording in this case.", code="recording_not_found")
-    raise NoActiveGrant("You hold no active access to that recording.")
+        raise NotFound(gettext("No such recording in this case."), code="recording_not_found")
+    raise NoActiveGrant(gettext("You hold no active access to that recording."))
 
 
 def refuse_without_step_up(*, user: Any, authorised: Authorised) -> None:
@@ -266,7 +268,7 @@ def unseal(*, grant: AccessGrant, recording_id: str) -> UnsealedRecording:
     read again in the same query that finds the recording through it.
     """
     if not isinstance(grant, AccessGrant) or grant.pk is None:
-        raise AccessDenied("Decryption needs an access grant.")
+        raise AccessDenied(gettext("Decryption needs an access grant."))
     now = timezone.now()
     found = _grant_and_recording(grant_id=grant.pk, recording_id=recording_id)
     if found is None:
@@ -275,9 +277,9 @@ def unseal(*, grant: AccessGrant, recording_id: str) -> UnsealedRecording:
     else:
         active = found[0].is_active(now)
     if not active:
-        raise AccessDenied("The access grant is not active.", code="grant_inactive")
+        raise AccessDenied(gettext("The access grant is not active."), code="grant_inactive")
     if found is None:
-        raise NotFound("The grant names no such recording.", code="recording_not_in_grant")
+        raise NotFound(gettext("The grant names no such recording."), code="recording_not_in_grant")
     return unsealing.unseal(found[1])
 
 

@@ -22,6 +22,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from audit.services import Actor, record_event
 from complaints import commitments, selectors, signals
@@ -63,7 +64,7 @@ def access_window() -> timedelta:
 def _clean_text(value: str, *, field: str, code: str) -> str:
     text = (value or "").strip()
     if not text:
-        raise InvalidInput(f"{field} must not be empty.", code=code)
+        raise InvalidInput(gettext("%(field)s must not be empty.") % {"field": field}, code=code)
     return text
 
 
@@ -86,10 +87,10 @@ def search_sessions(
     started_until: datetime | None = None,
 ) -> QuerySet[Session]:
     """An officer's search of a customer's sessions (metadata only); the search is on record."""
-    require_role(officer, OFFICER, "search a customer's sessions")
+    require_role(officer, OFFICER, gettext_noop("search a customer's sessions"))
     customer_ref = _clean_text(customer_ref, field="customer_ref", code="customer_ref_required")
     if started_from and started_until and started_until <= started_from:
-        raise InvalidInput("The end of the range must come after its start.", code="invalid_range")
+        raise InvalidInput(gettext("The end of the range must come after its start."), code="invalid_range")
     sessions = selectors.find_sessions(
         customer_ref=customer_ref, started_from=started_from, started_until=started_until
     )
@@ -104,7 +105,7 @@ def search_sessions(
 
 def visible_cases(*, user: Any) -> QuerySet[ComplaintCase]:
     """The cases `user` may list (officers: their own; DPOs: all); anyone else is refused on record."""
-    require_role(user, (OFFICER, APPROVER), "list complaint cases", reason="no_case_role")
+    require_role(user, (OFFICER, APPROVER), gettext_noop("list complaint cases"), reason="no_case_role")
     return selectors.cases_for_user(user=user)
 
 
@@ -180,7 +181,8 @@ def _sessions_of_customer(
                 details={"requested_session": session_id[:64]},
             )
             raise NotFound(
-                f"No session {session_id[:64]} of this customer is known.", code="session_not_found"
+                gettext("No session %(session)s of this customer is known.") % {"session": session_id[:64]},
+                code="session_not_found",
             )
         found.append(session)
     return found
@@ -197,7 +199,7 @@ def open_case(
     respond_by: datetime | None = None,
 ) -> ComplaintCase:
     """Open a customer's complaint case; each linked session is put under a legal hold."""
-    require_role(officer, OFFICER, "open a complaint case")
+    require_role(officer, OFFICER, gettext_noop("open a complaint case"))
     now = timezone.now()
     received_at = received_at or now
     respond_by = respond_by or received_at + RESPONSE_TIME
@@ -232,12 +234,12 @@ def open_case(
 def _check_case_dates(*, received_at: datetime, respond_by: datetime, now: datetime) -> None:
     """Dates a person typed wrong, refused before anything is kept (for the API and the page)."""
     if received_at > now + CLOCK_SKEW:
-        raise InvalidInput("received_at must not be in the future.", code="received_in_future")
+        raise InvalidInput(gettext("received_at must not be in the future."), code="received_in_future")
     if received_at < EARLIEST_RECEIVED:
-        raise InvalidInput("received_at must not be before 2000.", code="received_implausibly_early")
+        raise InvalidInput(gettext("received_at must not be before 2000."), code="received_implausibly_early")
     if respond_by < received_at:
         raise InvalidInput(
-            "respond_by must not come before received_at.", code="respond_by_before_received_at"
+            gettext("respond_by must not come before received_at."), code="respond_by_before_received_at"
         )
 
 
@@ -270,23 +272,25 @@ def link_sessions(
     *, officer: Any, case_id: uuid.UUID | str, session_ids: Sequence[uuid.UUID | str]
 ) -> list[CaseSession]:
     """Link more of the customer's sessions to the case (a legal hold on each); returns the new links."""
-    require_role(officer, OFFICER, "link sessions to a case")
+    require_role(officer, OFFICER, gettext_noop("link sessions to a case"))
     case = case_for(user=officer, case_id=case_id, acting=True)
     if not session_ids:
-        raise InvalidInput("Name at least one session.", code="sessions_required")
+        raise InvalidInput(gettext("Name at least one session."), code="sessions_required")
     sessions = _sessions_of_customer(
         user=officer, customer_ref_hash=case.customer_ref_hash, session_ids=session_ids, case_id=case.id
     )
     with transaction.atomic():
         case = ComplaintCase.objects.select_for_update().get(pk=case.pk)
         if case.status == ComplaintCase.Status.CLOSED:
-            raise Conflict("The case is closed.", code="case_closed")
+            raise Conflict(gettext("The case is closed."), code="case_closed")
         if case.status == ComplaintCase.Status.AWAITING_APPROVAL:
             # The DPO decides on the recordings linked when access was requested; a session linked
             # now would be granted by an approval that never saw it.
             raise Conflict(
-                "Access is awaiting a data protection officer's decision on the sessions linked so "
-                "far; link more sessions once it is decided.",
+                gettext(
+                    "Access is awaiting a data protection officer's decision on the sessions linked so "
+                    "far; link more sessions once it is decided."
+                ),
                 code="access_request_pending",
             )
         return _link(case=case, sessions=sessions, officer=officer)
@@ -303,7 +307,7 @@ def _playable_recordings(case: ComplaintCase) -> list[Recording]:
 
 def request_access(*, officer: Any, case_id: uuid.UUID | str, justification: str) -> AccessRequest:
     """Ask a DPO for access to the case's recordings; the case awaits approval."""
-    require_role(officer, OFFICER, "request access to recordings")
+    require_role(officer, OFFICER, gettext_noop("request access to recordings"))
     require_own_credentials(officer, doing="request_access")
     case = case_for(user=officer, case_id=case_id, acting=True)
     justification = _clean_text(justification, field="justification", code="justification_required")
@@ -311,11 +315,14 @@ def request_access(*, officer: Any, case_id: uuid.UUID | str, justification: str
         case = ComplaintCase.objects.select_for_update().get(pk=case.pk)
         if case.status not in (ComplaintCase.Status.OPEN, ComplaintCase.Status.ACCESS_EXPIRED):
             raise Conflict(
-                f"Access can be requested only for an open case; this one is {case.get_status_display()}.",
+                gettext("Access can be requested only for an open case; this one is %(status)s.")
+                % {"status": case.get_status_display()},
                 code="case_not_open",
             )
         if not _playable_recordings(case):
-            raise Conflict("The case links no recording that can still be played.", code="nothing_to_play")
+            raise Conflict(
+                gettext("The case links no recording that can still be played."), code="nothing_to_play"
+            )
         request = AccessRequest(
             case=case, requester=officer, justification=justification, requested_at=timezone.now()
         )
@@ -338,18 +345,23 @@ def request_access(*, officer: Any, case_id: uuid.UUID | str, justification: str
 
 def _decidable(*, approver: Any, request_id: uuid.UUID | str, deciding: str) -> AccessRequest:
     """The pending request `approver` may decide: a DPO, and never the requester (four-eyes)."""
-    require_role(approver, APPROVER, f"{deciding} access requests")
+    doing = (
+        gettext_noop("approve access requests")
+        if deciding == "approve"
+        else gettext_noop("reject access requests")
+    )
+    require_role(approver, APPROVER, doing)
     require_own_credentials(approver, doing=f"{deciding}_access")
     parsed = parse_uuid(request_id)
     request = AccessRequest.objects.filter(id=parsed).select_related("case").first() if parsed else None
     if request is None:
         record_denial(user=approver, reason="request_not_found", details={"requested": str(request_id)[:64]})
-        raise NotFound("No such access request.", code="request_not_found")
+        raise NotFound(gettext("No such access request."), code="request_not_found")
     if request.requester_id == approver.pk:
         record_denial(
             user=approver, reason="four_eyes", case_id=request.case_id, details={"request": str(request.id)}
         )
-        raise Forbidden("Nobody may decide their own access request.", code="four_eyes")
+        raise Forbidden(gettext("Nobody may decide their own access request."), code="four_eyes")
     return request
 
 
@@ -358,7 +370,10 @@ def _lock_pending(request: AccessRequest) -> tuple[AccessRequest, ComplaintCase]
     case = ComplaintCase.objects.select_for_update().get(pk=request.case_id)
     locked = AccessRequest.objects.select_for_update().get(pk=request.pk)
     if locked.status != AccessRequest.Status.PENDING:
-        raise Conflict(f"The request is {locked.get_status_display()} already.", code="request_decided")
+        raise Conflict(
+            gettext("The request is %(status)s already.") % {"status": locked.get_status_display()},
+            code="request_decided",
+        )
     return locked, case
 
 
@@ -371,7 +386,9 @@ def approve_access_request(*, approver: Any, request_id: uuid.UUID | str, reason
         request, case = _lock_pending(request)
         recordings = _playable_recordings(case)
         if not recordings:
-            raise Conflict("The case links no recording that can still be played.", code="nothing_to_play")
+            raise Conflict(
+                gettext("The case links no recording that can still be played."), code="nothing_to_play"
+            )
         now = timezone.now()
         request.status = AccessRequest.Status.APPROVED
         request.decided_by, request.decided_at, request.reason = approver, now, reason
@@ -434,18 +451,20 @@ def reject_access_request(*, approver: Any, request_id: uuid.UUID | str, reason:
 
 def close_case(*, officer: Any, case_id: uuid.UUID | str, outcome: str, summary: str) -> ComplaintCase:
     """Close with an outcome: grants end now, pending requests lapse, legal holds are released."""
-    require_role(officer, OFFICER, "close a complaint case")
+    require_role(officer, OFFICER, gettext_noop("close a complaint case"))
     case = case_for(user=officer, case_id=case_id, acting=True)
     if outcome not in ComplaintCase.Outcome.values:
         raise InvalidInput(
-            f"outcome must be one of: {', '.join(ComplaintCase.Outcome.values)}.", code="invalid_outcome"
+            gettext("outcome must be one of: %(outcomes)s.")
+            % {"outcomes": ", ".join(ComplaintCase.Outcome.values)},
+            code="invalid_outcome",
         )
     summary = _clean_text(summary, field="summary", code="summary_required")
     actor = actor_of(officer)
     with transaction.atomic():
         case = ComplaintCase.objects.select_for_update().get(pk=case.pk)
         if case.status == ComplaintCase.Status.CLOSED:
-            raise Conflict("The case is closed already.", code="case_closed")
+            raise Conflict(gettext("The case is closed already."), code="case_closed")
         now = timezone.now()
         for grant in case.grants.select_for_update().filter(revoked_at__isnull=True, ends_at__gt=now):
             grant.revoked_at = now

@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from complaints import access, pages, playback, selectors, services
@@ -35,9 +36,9 @@ def _case_url(case_id: Any) -> str:
 # --- officer: cases -----------------------------------------------------------------------------
 
 STATUS_FILTERS = {
-    "active": ("Not closed", lambda cases: cases.exclude(status=ComplaintCase.Status.CLOSED)),
-    "closed": ("Closed", lambda cases: cases.filter(status=ComplaintCase.Status.CLOSED)),
-    "all": ("All", lambda cases: cases),
+    "active": (gettext_lazy("Not closed"), lambda cases: cases.exclude(status=ComplaintCase.Status.CLOSED)),
+    "closed": (gettext_lazy("Closed"), lambda cases: cases.filter(status=ComplaintCase.Status.CLOSED)),
+    "all": (gettext_lazy("All"), lambda cases: cases),
 }
 
 
@@ -70,7 +71,8 @@ def case_new(request: HttpRequest) -> HttpResponse:
     access logs), pick the complained ones, then open the case."""
     context: dict[str, Any] = {"channels": ComplaintCase.Channel.choices, "picked": []}
     if request.method != "POST":
-        context["values"] = {"received_at": timezone.now().strftime("%Y-%m-%dT%H:%M")}
+        # the current time zone, which the form also reads a typed time in
+        context["values"] = {"received_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")}
         context["form"] = OpenCaseForm()
         return render(request, "complaints/case_new.html", context)
     searching = request.POST.get("action") == "search"
@@ -86,7 +88,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
         session_ids=context["picked"],
     )
     if attempt.case is not None:
-        messages.success(request, "Case opened. Each linked session is under a legal hold.")
+        messages.success(request, gettext("Case opened. Each linked session is under a legal hold."))
         return redirect(_case_url(attempt.case.id))
     if attempt.error:
         form.add_error(None, attempt.error)
@@ -125,7 +127,7 @@ def _case_form(
     """GET shows the form for the officer's own case; POST acts and goes back to the case."""
     case = access.case_for(user=request.user, case_id=case_id, acting=True)
     if case.status == ComplaintCase.Status.CLOSED:  # no form to fill in for nothing
-        messages.error(request, "The case is closed: nothing more can be requested or changed.")
+        messages.error(request, gettext("The case is closed: nothing more can be requested or changed."))
         return redirect(_case_url(case.id))
     form = form_class(request.POST) if request.method == "POST" else form_class()
     status = 200
@@ -149,7 +151,7 @@ def _case_form(
 def request_access(request: HttpRequest, case_id: str) -> HttpResponse:
     def act(case: ComplaintCase, data: dict[str, Any]) -> str:
         services.request_access(officer=request.user, case_id=case.id, justification=data["justification"])
-        return "Access requested. A data protection officer decides; the case page shows the answer."
+        return gettext("Access requested. A data protection officer decides; the case page shows the answer.")
 
     return _case_form(
         request, case_id, form_class=JustificationForm, template="complaints/request_access.html", act=act
@@ -163,7 +165,7 @@ def case_close(request: HttpRequest, case_id: str) -> HttpResponse:
         services.close_case(
             officer=request.user, case_id=case.id, outcome=data["outcome"], summary=data["summary"]
         )
-        return "Case closed. Access has ended and the legal holds are released."
+        return gettext("Case closed. Access has ended and the legal holds are released.")
 
     return _case_form(
         request, case_id, form_class=CloseCaseForm, template="complaints/case_close.html", act=act
@@ -212,22 +214,25 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
 def decide(request: HttpRequest, request_id: str) -> HttpResponse:
     form = DecisionForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Give a reason for your decision, then approve or reject.")
+        messages.error(request, gettext("Give a reason for your decision, then approve or reject."))
         return redirect("complaints:approval-queue")
     reason = form.cleaned_data["reason"]
     if form.cleaned_data["decision"] == "approve" and not stepped_up(request):
-        messages.info(request, "Confirm your password and a code, then approve again.")
+        messages.info(request, gettext("Confirm your password and a code, then approve again."))
         return HttpResponseRedirect(step_up_url(reverse("complaints:approval-queue")))
     try:
         if form.cleaned_data["decision"] == "approve":
             grant = services.approve_access_request(
                 approver=request.user, request_id=request_id, reason=reason
             )
-            until = f"{grant.ends_at:%Y-%m-%d %H:%M} UTC"
-            messages.success(request, f"Approved: access for {grant.grantee.get_username()} until {until}.")
+            messages.success(
+                request,
+                gettext("Approved: access for %(officer)s until %(until)s.")
+                % {"officer": grant.grantee.get_username(), "until": pages.moment_text(grant.ends_at)},
+            )
         else:
             services.reject_access_request(approver=request.user, request_id=request_id, reason=reason)
-            messages.success(request, "Rejected. The officer sees your reason on the case.")
+            messages.success(request, gettext("Rejected. The officer sees your reason on the case."))
     except (Conflict, InvalidInput, Forbidden) as error:  # Forbidden: four-eyes, on record already
         messages.error(request, error.detail)
     return redirect("complaints:approval-queue")

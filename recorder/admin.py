@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext, gettext_lazy
 
 from audit.services import Actor
 from core.admin import ReadOnlyAdmin
@@ -24,14 +25,18 @@ class RecorderClientAdmin(ReadOnlyAdmin):
     def has_revoke_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.is_active and request.user.is_superuser)
 
-    @admin.action(description="Revoke the selected clients' tokens", permissions=["revoke"])
+    @admin.action(description=gettext_lazy("Revoke the selected clients' tokens"), permissions=["revoke"])
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[RecorderClient]) -> None:
         actor = Actor.for_user(request.user)
         revoked = [client.name for client in queryset if revoke_recorder_client(client=client, actor=actor)]
         if revoked:
-            self.message_user(request, f"Revoked: {', '.join(revoked)}.", messages.SUCCESS)
+            self.message_user(
+                request, gettext("Revoked: %(names)s.") % {"names": ", ".join(revoked)}, messages.SUCCESS
+            )
         else:
-            self.message_user(request, "The selected clients were revoked already.", messages.WARNING)
+            self.message_user(
+                request, gettext("The selected clients were revoked already."), messages.WARNING
+            )
 
 
 class SessionEventInline(admin.TabularInline):  # type: ignore[type-arg]

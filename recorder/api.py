@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -182,7 +183,9 @@ def _content_length(request: Request) -> int | None:
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidInput("Content-Length must be a whole number.", code="bad_content_length") from None
+        raise InvalidInput(
+            gettext("Content-Length must be a whole number."), code="bad_content_length"
+        ) from None
     if value < 0:
-        raise InvalidInput("Content-Length must not be negative.", code="bad_content_length")
+        raise InvalidInput(gettext("Content-Length must not be negative."), code="bad_content_length")
     return value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
@@ -18,10 +19,10 @@ class RecorderTokenAuthentication(authentication.BaseAuthentication):
             return None
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise exceptions.AuthenticationFailed("Use Authorization: Bearer <token>.")
+            raise exceptions.AuthenticationFailed(gettext("Use Authorization: Bearer <token>."))
         client = authenticate_token(token.strip())
         if client is None:
-            raise exceptions.AuthenticationFailed("The token is unknown or revoked.")
+            raise exceptions.AuthenticationFailed(gettext("The token is unknown or revoked."))
         return client, None
 
     def authenticate_header(self, request: Request) -> str:

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext
 from rest_framework import status
 
 from audit.services import Actor, record_event
@@ -90,7 +91,7 @@ def ingest_recording(
             return IngestResult(_match_existing(existing, body, length, expected), created=False)
         if not timeline_state(session).ever_control:
             raise Conflict(
-                "The session's timeline never granted control rights; it must not be recorded.",
+                gettext("The session's timeline never granted control rights; it must not be recorded."),
                 code="no_control_grant",
             )
         recording = _start_receiving(session, media_type)
@@ -121,17 +122,20 @@ def _give_up(recording: Recording, actor: Actor, session: Session, reason: Domai
 def _check_length(content_length: int | None) -> int:
     if content_length is None:
         raise DomainError(
-            "A recording upload needs a Content-Length header.",
+            gettext("A recording upload needs a Content-Length header."),
             code="length_required",
             status_code=status.HTTP_411_LENGTH_REQUIRED,
         )
     if content_length == 0:
         # The body is read to exactly Content-Length (shorter is body_incomplete), so this is the
         # one way a body turns out empty; refused before any row, object or byte exists.
-        raise InvalidInput("The recording is empty: send the session's recording.", code="empty_recording")
+        raise InvalidInput(
+            gettext("The recording is empty: send the session's recording."), code="empty_recording"
+        )
     if content_length > settings.RECORDING_MAX_BYTES:
         raise DomainError(
-            f"The recording is larger than the limit of {settings.RECORDING_MAX_BYTES} bytes.",
+            gettext("The recording is larger than the limit of %(limit)s bytes.")
+            % {"limit": formats.number_format(settings.RECORDING_MAX_BYTES, force_grouping=True)},
             code="too_large",
             status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
@@ -141,7 +145,7 @@ def _check_length(content_length: int | None) -> int:
 def _check_media_type(media_type: str) -> str:
     media_type = (media_type or "application/octet-stream").strip()
     if len(media_type) > 255 or not _MEDIA_TYPE.match(media_type):
-        raise InvalidInput("Content-Type is not a valid media type.", code="bad_media_type")
+        raise InvalidInput(gettext("Content-Type is not a valid media type."), code="bad_media_type")
     return media_type
 
 
@@ -154,24 +158,27 @@ def parse_content_digest(header: str | None) -> ExpectedDigest | None:
         match = _DIGEST_MEMBER.match(member)
         if not match:
             raise InvalidInput(
-                "Content-Digest is not of the form sha-256=:<base64>:.", code="bad_digest_header"
+                gettext("Content-Digest is not of the form sha-256=:<base64>:."), code="bad_digest_header"
             )
         algorithm, encoded = match.groups()
         if algorithm in _DIGEST_ALGORITHMS:
             try:
                 found[algorithm] = base64.b64decode(encoded, validate=True)
             except ValueError:
-                raise InvalidInput("Content-Digest holds invalid base64.", code="bad_digest_header") from None
+                raise InvalidInput(
+                    gettext("Content-Digest holds invalid base64."), code="bad_digest_header"
+                ) from None
     for algorithm in ("sha-512", "sha-256"):
         if algorithm in found:
             name = _DIGEST_ALGORITHMS[algorithm]
             if len(found[algorithm]) != hashlib.new(name).digest_size:
                 raise InvalidInput(
-                    f"Content-Digest {algorithm} has the wrong length.", code="bad_digest_header"
+                    gettext("Content-Digest %(algorithm)s has the wrong length.") % {"algorithm": algorithm},
+                    code="bad_digest_header",
                 )
             return ExpectedDigest(name, found[algorithm])
     raise InvalidInput(
-        "Content-Digest names no supported algorithm (sha-256, sha-512).", code="unsupported_digest"
+        gettext("Content-Digest names no supported algorithm (sha-256, sha-512)."), code="unsupported_digest"
     )
 
 
@@ -180,11 +187,15 @@ def _match_existing(
 ) -> Recording:
     """A repeated upload: the same bytes are acknowledged (200), other bytes refused (409)."""
     if existing.state == Recording.State.RECEIVING:
-        raise Conflict("An upload of this session's recording is in progress.", code="upload_in_progress")
+        raise Conflict(
+            gettext("An upload of this session's recording is in progress."), code="upload_in_progress"
+        )
     if existing.state != Recording.State.LOCKED:
-        raise Conflict("This session's recording has been purged.", code="recording_purged")
+        raise Conflict(gettext("This session's recording has been purged."), code="recording_purged")
     if length != existing.size:
-        raise Conflict("The session already has a recording with other content.", code="recording_exists")
+        raise Conflict(
+            gettext("The session already has a recording with other content."), code="recording_exists"
+        )
     sha256 = hashlib.sha256()
     checker = hashlib.new(expected.algorithm) if expected and expected.algorithm != "sha256" else None
     for piece in _read_body(body, length):
@@ -193,7 +204,9 @@ def _match_existing(
             checker.update(piece)
     _check_digest(expected, sha256, checker)
     if not hmac.compare_digest(content_fingerprint(sha256.digest()), existing.fingerprint):
-        raise Conflict("The session already has a recording with other content.", code="recording_exists")
+        raise Conflict(
+            gettext("The session already has a recording with other content."), code="recording_exists"
+        )
     return existing
 
 
@@ -214,7 +227,7 @@ def _start_receiving(session: Session, media_type: str) -> Recording:
             recording.save(force_insert=True)
     except IntegrityError:
         raise Conflict(
-            "An upload of this session's recording is in progress.", code="upload_in_progress"
+            gettext("An upload of this session's recording is in progress."), code="upload_in_progress"
         ) from None
     return recording
 
@@ -227,7 +240,7 @@ def _receive(
     except recipient_config.RecipientConfigError as error:
         logger.error("ingest has no usable recipient: %s", error)
         raise DomainError(
-            "The vault cannot seal recordings right now (no recipient configured).",
+            gettext("The vault cannot seal recordings right now (no recipient configured)."),
             code="sealing_unavailable",
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         ) from None
@@ -355,7 +368,8 @@ def _read_body(body: RequestBody, length: int) -> Iterator[bytes | memoryview]:
             piece = b""
         if not piece:
             raise InvalidInput(
-                f"The body ended {remaining} bytes before its announced Content-Length.",
+                gettext("The body ended %(remaining)s bytes before its announced Content-Length.")
+                % {"remaining": formats.number_format(remaining, force_grouping=True)},
                 code="body_incomplete",
             )
         remaining -= len(piece)
@@ -367,7 +381,7 @@ def _check_digest(expected: ExpectedDigest | None, sha256: Hash, checker: Hash |
         return
     actual = (checker or sha256).digest()
     if not hmac.compare_digest(actual, expected.value):
-        raise InvalidInput("The body does not match its Content-Digest.", code="digest_mismatch")
+        raise InvalidInput(gettext("The body does not match its Content-Digest."), code="digest_mismatch")
 
 
 def _heartbeat(recording: Recording) -> None:
@@ -375,7 +389,9 @@ def _heartbeat(recording: Recording) -> None:
         last_activity_at=timezone.now()
     )
     if not alive:
-        raise Conflict("The upload was abandoned by the server; send it again.", code="upload_abandoned")
+        raise Conflict(
+            gettext("The upload was abandoned by the server; send it again."), code="upload_abandoned"
+        )
 
 
 def _lock(
@@ -390,7 +406,9 @@ def _lock(
             pk=recording.pk, state=Recording.State.RECEIVING
         )
         if not current.exists():
-            raise Conflict("The upload was abandoned by the server; send it again.", code="upload_abandoned")
+            raise Conflict(
+                gettext("The upload was abandoned by the server; send it again."), code="upload_abandoned"
+            )
         recording.header = sealer.header
         recording.size = sealer.plaintext_size
         recording.payload_size = sealer.payload_size
@@ -433,13 +451,13 @@ def _as_domain_error(error: BaseException | None) -> DomainError:
     if isinstance(error, StoreError):
         logger.error("object store failed during ingest: %s", error)
         return DomainError(
-            "The object store is unavailable; nothing was kept. Try again later.",
+            gettext("The object store is unavailable; nothing was kept. Try again later."),
             code="store_unavailable",
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
     if isinstance(error, OSError):
-        return InvalidInput("The upload was interrupted; nothing was kept.", code="body_incomplete")
-    return DomainError("The upload failed; nothing was kept.", code="ingest_failed", status_code=500)
+        return InvalidInput(gettext("The upload was interrupted; nothing was kept."), code="body_incomplete")
+    return DomainError(gettext("The upload failed; nothing was kept."), code="ingest_failed", status_code=500)
 
 
 def _record_rejection(actor: Actor, session: Session, error: DomainError) -> None:

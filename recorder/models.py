@@ -6,6 +6,7 @@ import uuid
 
 from django.db import models
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
 
 
 class RecorderClient(models.Model):
@@ -110,10 +111,10 @@ class Recording(models.Model):
     """
 
     class State(models.TextChoices):
-        RECEIVING = "receiving"
-        LOCKED = "locked"
-        SHREDDED = "shredded"
-        PURGED = "purged"
+        RECEIVING = "receiving", _("Receiving")
+        LOCKED = "locked", _("Locked")
+        SHREDDED = "shredded", _("Shredded")
+        PURGED = "purged", _("Purged")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     session = models.OneToOneField(Session, on_delete=models.PROTECT, related_name="recording")

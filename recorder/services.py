@@ -13,6 +13,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from audit.services import Actor, record_event
 from core.errors import Conflict, DomainError, InvalidInput, NotFound
@@ -36,7 +37,7 @@ def create_recorder_client(*, name: str) -> tuple[RecorderClient, str]:
     """Create a client; returns it with its token, which is shown once and stored only hashed."""
     name = name.strip()
     if not name:
-        raise InvalidInput("A recorder client needs a name.", code="name_required")
+        raise InvalidInput(gettext("A recorder client needs a name."), code="name_required")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     client = RecorderClient(name=name, token_digest=_token_digest(token), token_prefix=token[:10])
     client.full_clean()
@@ -69,7 +70,9 @@ def revoke_recorder_client(*, client: RecorderClient, actor: Actor | None = None
 def recorder_client_named(*, name: str) -> RecorderClient:
     client = RecorderClient.objects.filter(name=name.strip()).first()
     if client is None:
-        raise NotFound(f"No recorder client is named {name!r}.", code="client_not_found")
+        raise NotFound(
+            gettext("No recorder client is named %(name)r.") % {"name": name}, code="client_not_found"
+        )
     return client
 
 
@@ -97,7 +100,8 @@ def register_session(
     try:
         if initiated_by != Session.InitiatedBy.CUSTOMER:
             raise InvalidInput(
-                "Only sessions initiated by the customer may be registered.", code="not_customer_initiated"
+                gettext("Only sessions initiated by the customer may be registered."),
+                code="not_customer_initiated",
             )
         timeline.start(
             consent_granted_at=consent_granted_at,
@@ -129,8 +133,9 @@ def register_session(
     except IntegrityError:
         existing = Session.objects.filter(client=client, external_id=external_id).first()
         error = Conflict(
-            "A session with this external_id is already registered"
-            + (f" as {existing.id}." if existing else "."),
+            gettext("A session with this external_id is already registered as %(id)s.") % {"id": existing.id}
+            if existing
+            else gettext("A session with this external_id is already registered."),
             code="session_exists",
         )
         _record_refusal("session.rejected", actor, error, session_id=existing.id if existing else None)
@@ -147,7 +152,7 @@ def session_for_client(*, client: RecorderClient, session_id: uuid.UUID | str) -
         return Session.objects.get(id=session_id, client=client)
     except (Session.DoesNotExist, ValueError):
         raise NotFound(
-            "No session with this id is registered by this client.", code="session_not_found"
+            gettext("No session with this id is registered by this client."), code="session_not_found"
         ) from None
 
 

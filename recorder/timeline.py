@@ -11,6 +11,8 @@ import enum
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from django.utils.translation import gettext
+
 from core.errors import Conflict, InvalidInput
 
 
@@ -21,7 +23,7 @@ class Rights:
 
     def __post_init__(self) -> None:
         if self.control and not self.view:
-            raise InvalidInput("Control rights require view rights.", code="control_without_view")
+            raise InvalidInput(gettext("Control rights require view rights."), code="control_without_view")
 
     @property
     def any(self) -> bool:
@@ -50,11 +52,11 @@ def start(*, consent_granted_at: datetime, started_at: datetime, consent: Rights
     """The state at the start of a session, from the customer's prior consent."""
     if consent_granted_at > started_at:
         raise InvalidInput(
-            "Consent must be granted no later than the session starts.", code="consent_after_start"
+            gettext("Consent must be granted no later than the session starts."), code="consent_after_start"
         )
     if not consent.any:
         raise InvalidInput(
-            "The consent grants neither view nor control rights.", code="consent_grants_nothing"
+            gettext("The consent grants neither view nor control rights."), code="consent_grants_nothing"
         )
     return TimelineState(
         phase=Phase.ACTIVE,
@@ -71,31 +73,42 @@ def apply(state: TimelineState, *, type: str, at: datetime, rights: Rights | Non
     `rights` is what the event reports; None means "not given" (allowed where it is implied).
     """
     if state.phase is Phase.ENDED:
-        raise Conflict("The session has ended; its timeline takes no more events.", code="session_ended")
+        raise Conflict(
+            gettext("The session has ended; its timeline takes no more events."), code="session_ended"
+        )
     if at < state.last_at:
         raise Conflict(
-            f"Event time {at.isoformat()} is before the previous event ({state.last_at.isoformat()}).",
+            gettext("Event time %(at)s is before the previous event (%(previous)s).")
+            % {"at": at.isoformat(), "previous": state.last_at.isoformat()},
             code="time_went_backwards",
         )
     handler = _HANDLERS.get(type)
     if handler is None:
-        raise InvalidInput(f"Unknown event type {type!r}.", code="unknown_event_type")
+        raise InvalidInput(
+            gettext("Unknown event type %(type)r.") % {"type": type}, code="unknown_event_type"
+        )
     return handler(state, at, rights)
 
 
 def _scope_changed(state: TimelineState, at: datetime, rights: Rights | None) -> TimelineState:
     if state.phase is Phase.INTERRUPTED:
         raise Conflict(
-            "The session is interrupted; resume it before changing rights.", code="session_interrupted"
+            gettext("The session is interrupted; resume it before changing rights."),
+            code="session_interrupted",
         )
     if rights is None:
-        raise InvalidInput("scope_changed must give the new view and control rights.", code="rights_required")
+        raise InvalidInput(
+            gettext("scope_changed must give the new view and control rights."), code="rights_required"
+        )
     if not rights.any:
         raise InvalidInput(
-            "scope_changed cannot remove every right; report interrupted or ended instead.", code="no_rights"
+            gettext("scope_changed cannot remove every right; report interrupted or ended instead."),
+            code="no_rights",
         )
     if rights == state.rights:
-        raise Conflict("scope_changed must narrow or widen the rights in force.", code="rights_unchanged")
+        raise Conflict(
+            gettext("scope_changed must narrow or widen the rights in force."), code="rights_unchanged"
+        )
     return replace(
         state,
         rights=rights,
@@ -107,7 +120,7 @@ def _scope_changed(state: TimelineState, at: datetime, rights: Rights | None) ->
 
 def _interrupted(state: TimelineState, at: datetime, rights: Rights | None) -> TimelineState:
     if state.phase is Phase.INTERRUPTED:
-        raise Conflict("The session is already interrupted.", code="already_interrupted")
+        raise Conflict(gettext("The session is already interrupted."), code="already_interrupted")
     _require_no_rights(rights, "interrupted")
     return replace(
         state, phase=Phase.INTERRUPTED, rights=NO_RIGHTS, before_interrupt=state.rights, last_at=at
@@ -116,10 +129,10 @@ def _interrupted(state: TimelineState, at: datetime, rights: Rights | None) -> T
 
 def _resumed(state: TimelineState, at: datetime, rights: Rights | None) -> TimelineState:
     if state.phase is not Phase.INTERRUPTED:
-        raise Conflict("Only an interrupted session can be resumed.", code="not_interrupted")
+        raise Conflict(gettext("Only an interrupted session can be resumed."), code="not_interrupted")
     restored = state.before_interrupt if rights is None else rights
     if not restored.any:
-        raise InvalidInput("resumed must restore view or control rights.", code="no_rights")
+        raise InvalidInput(gettext("resumed must restore view or control rights."), code="no_rights")
     return replace(
         state,
         phase=Phase.ACTIVE,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from core.errors import DomainError
 from recorder.keys import KeyFileError, KmsIdentity, X25519Identity, read_identity_file
@@ -36,7 +37,9 @@ def playback_identities() -> list[Identity]:
     if settings.KMS_KEY_ID:
         identities.append(KmsIdentity(kms_client()))
     if not identities:
-        raise DomainError("This node holds no identity for playback.", code="no_identity", status_code=503)
+        raise DomainError(
+            gettext("This node holds no identity for playback."), code="no_identity", status_code=503
+        )
     return identities
 
 
@@ -100,13 +103,15 @@ def unseal(recording: Recording) -> UnsealedRecording:
     """Open `recording` for plaintext reads: its file key unwrapped with the playback identities,
     its payload read (and each chunk authenticated) only as ranges are asked for."""
     if recording.state != Recording.State.LOCKED or recording.header is None:
-        raise RecordingPurged("The recording has been purged.")
+        raise RecordingPurged(gettext("The recording has been purged."))
     try:
         file_key = unwrap_file_key(
             bytes(recording.header), playback_identities(), recording_id=str(recording.id)
         )
     except SealingError as error:
-        raise DomainError("The recording cannot be unsealed.", code=error.code, status_code=500) from error
+        raise DomainError(
+            gettext("The recording cannot be unsealed."), code=error.code, status_code=500
+        ) from error
     store = get_store()
     reader = PayloadReader(
         file_key,

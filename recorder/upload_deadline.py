@@ -9,6 +9,8 @@ import threading
 from typing import Any
 
 from django.conf import settings
+from django.utils import formats
+from django.utils.translation import gettext
 from rest_framework import status
 
 from core.errors import DomainError
@@ -67,8 +69,16 @@ class DeadlineBody:
     def _check_deadline(self) -> None:
         if self.expired:
             raise UploadTooSlow(
-                f"The body did not arrive within {self.seconds:.0f} seconds "
-                f"(at least {settings.UPLOAD_MIN_RATE_BYTES_PER_SECOND} bytes a second are expected).",
+                gettext(
+                    "The body did not arrive within %(seconds)s seconds "
+                    "(at least %(rate)s bytes a second are expected)."
+                )
+                % {
+                    "seconds": formats.number_format(round(self.seconds), force_grouping=True),
+                    "rate": formats.number_format(
+                        settings.UPLOAD_MIN_RATE_BYTES_PER_SECOND, force_grouping=True
+                    ),
+                },
             )
 
     def __enter__(self) -> DeadlineBody:

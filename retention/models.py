@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class LegalHold(models.Model):
@@ -32,8 +33,8 @@ class PurgeRun(models.Model):
     """One run of the purge (beat or command): what it did, for operators and auditors."""
 
     class Trigger(models.TextChoices):
-        SCHEDULE = "schedule"
-        COMMAND = "command"
+        SCHEDULE = "schedule", _("Schedule")
+        COMMAND = "command", _("Command")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     trigger = models.CharField(max_length=16, choices=Trigger.choices)

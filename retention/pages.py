@@ -6,27 +6,40 @@ here; an operator runs the service and has no business knowing whose sessions th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import formats
+from django.utils.functional import Promise
+from django.utils.html import strip_tags
 from django.utils.timesince import timesince
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from core.charts import Chart, Column, Series, bar_list, column_chart
+from core.templatetags.display_time import when
 from forwarding.selectors import DestinationLag, destination_lags
 from recorder.models import Recording
 from retention import selectors
 from retention.models import LegalHold, PurgeRun
 from retention.selectors import PurgeBacklog, purge_backlog
 
-STATE_SERIES: dict[str, Series] = {
-    Recording.State.RECEIVING: Series("receiving", "Receiving"),
-    Recording.State.LOCKED: Series("locked", "Locked (kept)"),
-    Recording.State.SHREDDED: Series("shredded", "Shredded"),
-    Recording.State.PURGED: Series("purged", "Purged"),
+# Each chart's series by CSS key, labelled in the reader's language when a page is drawn
+STATE_LABELS: dict[str, Promise] = {
+    Recording.State.RECEIVING: gettext_lazy("Receiving"),
+    Recording.State.LOCKED: gettext_lazy("Locked (kept)"),
+    Recording.State.SHREDDED: gettext_lazy("Shredded"),
+    Recording.State.PURGED: gettext_lazy("Purged"),
 }
-EXPIRY_SERIES = (Series("due", "Purged when due"), Series("held", "Kept by a legal hold"))
-RUN_SERIES = (Series("purged", "Purged"), Series("failed", "Failed"))
+EXPIRY_LABELS = {"due": gettext_lazy("Purged when due"), "held": gettext_lazy("Kept by a legal hold")}
+RUN_LABELS = {"purged": gettext_lazy("Purged"), "failed": gettext_lazy("Failed")}
+
+
+def _series(labels: Mapping[str, Promise]) -> list[Series]:
+    return [Series(key, str(label)) for key, label in labels.items()]
 
 
 @dataclass(frozen=True)
@@ -50,7 +63,7 @@ class Overview:
         if self.last_run is None:
             return ""
         if (self.now - self.last_run.started_at).total_seconds() < 60:
-            return "under a minute"
+            return gettext("under a minute")
         return timesince(self.last_run.started_at, self.now, depth=1)
 
 
@@ -75,9 +88,9 @@ def overview(*, now: datetime) -> Overview:
 
 def _states_chart(counts: dict[str, int]) -> Chart:
     return bar_list(
-        title="Recordings by state",
-        description=", ".join(f"{STATE_SERIES[s].label}: {n}" for s, n in counts.items()),
-        bars=[(STATE_SERIES[state], n) for state, n in counts.items()],
+        title=gettext("Recordings by state"),
+        description=", ".join(f"{STATE_LABELS[s]}: {n}" for s, n in counts.items()),
+        bars=[(Series(state, str(STATE_LABELS[state])), n) for state, n in counts.items()],
         row_height=44,
     )
 
@@ -86,18 +99,22 @@ def _expiry_chart(buckets: list[selectors.ExpiryBucket]) -> Chart:
     columns = []
     for bucket in buckets:
         if bucket.start is None:
-            label, title = "Due", "Expired already"
+            label, title = gettext("Due"), gettext("Expired already")
         else:
-            label, title = f"{bucket.start:%d %b}", f"Week from {bucket.start:%d %b %Y}"
+            label = formats.date_format(bucket.start, "MONTH_DAY_FORMAT")
+            title = gettext("Week from %(day)s") % {"day": formats.date_format(bucket.start, "DATE_FORMAT")}
         columns.append(Column(label, {"due": bucket.due, "held": bucket.held}, title))
     due_now = buckets[0].due if buckets else 0
     return column_chart(
-        title="Next purges",
-        description=(
-            f"Locked recordings by expiry week; {due_now} expired and unheld, waiting for the next run."
-        ),
+        title=gettext("Next purges"),
+        description=ngettext(
+            "Locked recordings by expiry week; %(count)s expired and unheld, waiting for the next run.",
+            "Locked recordings by expiry week; %(count)s expired and unheld, waiting for the next run.",
+            due_now,
+        )
+        % {"count": formats.number_format(due_now, force_grouping=True)},
         columns=columns,
-        series=EXPIRY_SERIES,
+        series=_series(EXPIRY_LABELS),
         width=520,
     )
 
@@ -105,19 +122,29 @@ def _expiry_chart(buckets: list[selectors.ExpiryBucket]) -> Chart:
 def _runs_chart(runs: list[PurgeRun]) -> Chart:
     columns = [
         Column(
-            f"{run.started_at:%d %b %H:%M}",
+            formats.date_format(_local(run.started_at), "SHORT_DATETIME_FORMAT"),
             {"purged": run.purged, "failed": run.failed},
-            f"Run at {run.started_at:%Y-%m-%d %H:%M} UTC" + (" (dry run)" if run.dry_run else ""),
+            gettext("Run at %(moment)s") % {"moment": strip_tags(when(run.started_at))},
         )
         for run in runs
         if not run.dry_run
     ]
     return column_chart(
-        title="Purge runs",
-        description=f"Recordings purged and failed per run, the last {len(columns)} runs.",
+        title=gettext("Purge runs"),
+        description=ngettext(
+            "Recordings purged and failed per run, the last run.",
+            "Recordings purged and failed per run, the last %(count)d runs.",
+            len(columns),
+        )
+        % {"count": len(columns)},
         columns=columns,
-        series=RUN_SERIES,
+        series=_series(RUN_LABELS),
         width=1100,
         height=200,
         label_width=110,
     )
+
+
+def _local(moment: datetime) -> datetime:
+    """The moment on DISPLAY_TIME_ZONE's clock, as the page's other times (core's `when`)."""
+    return moment.astimezone(ZoneInfo(settings.DISPLAY_TIME_ZONE))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -211,7 +212,9 @@ class CaseListView(StaffListView):
 
 class CaseDetailView(StaffAPIView):
     serves = (OFFICER, APPROVER)
-    refused_as_not_found = ("case_not_found", "No such complaint case.")
+    # lazy: read in the caller's language, as access.case_for's own NotFound (staff's annotation
+    # says str; a lazy string is one when the response is rendered)
+    refused_as_not_found = ("case_not_found", gettext_lazy("No such complaint case."))  # type: ignore[assignment]
 
     @extend_schema(
         operation_id="get_case",
@@ -292,8 +295,8 @@ class ApproveView(StaffAPIView):
         data = validated(DecisionIn, request.data)
         if not stepped_up(request._request):
             raise StepUpRequired(
-                "Confirm your password and a current code before approving: "
-                + step_up_url("/cases/approvals/")
+                gettext("Confirm your password and a current code before approving: %(url)s")
+                % {"url": step_up_url("/cases/approvals/")}
             )
         grant = services.approve_access_request(approver=request.user, request_id=request_id, **data)
         return Response(AccessGrantOut(grant).data, status=201)

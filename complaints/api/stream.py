@@ -13,6 +13,8 @@ from typing import Any
 
 from django.db import DatabaseError
 from django.http import HttpResponse, StreamingHttpResponse
+from django.utils import formats
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
@@ -75,7 +77,8 @@ def _no_store(response: HttpResponse | StreamingHttpResponse) -> None:
 
 class RecordingStreamView(StaffAPIView):
     serves = (OFFICER,)
-    refused_as_not_found = ("recording_not_found", "No such recording in this case.")
+    # lazy: read in the caller's language, as playback's own NotFound (see api/cases.py)
+    refused_as_not_found = ("recording_not_found", gettext_lazy("No such recording in this case."))  # type: ignore[assignment]
     content_negotiation_class = AnyAccept
     # GET only: a HEAD would be checked and written to the ledger as a play that sent nothing.
     http_method_names = ["get"]
@@ -113,14 +116,18 @@ class RecordingStreamView(StaffAPIView):
         if not recently_authenticated(request._request, voided_at=authorised.credentials_voided_at):
             playback.refuse_without_step_up(user=user, authorised=authorised)
             raise StepUpRequired(
-                "Confirm your password before playback: " + step_up_url(request.get_full_path()),
+                gettext("Confirm your password before playback: %(url)s")
+                % {"url": step_up_url(request.get_full_path())},
             )
         opened = playback.open_recording(authorised=authorised)
         try:
             byte_range = parse_range(request.META.get("HTTP_RANGE"), opened.size)
         except RangeNotSatisfiable:
             refused = json_error(
-                "range_not_satisfiable", f"The range starts beyond the recording's {opened.size} bytes.", 416
+                "range_not_satisfiable",
+                gettext("The range starts beyond the recording's %(size)s bytes.")
+                % {"size": formats.number_format(opened.size, force_grouping=True)},
+                416,
             )
             refused["Content-Range"] = f"bytes */{opened.size}"
             _no_store(refused)
@@ -142,7 +149,7 @@ class RecordingStreamView(StaffAPIView):
         except DatabaseError as error:
             logger.error("recording.played not written, playback refused: %s", type(error).__name__)
             raise LedgerUnavailable(
-                "The access could not be written to the ledger; nothing was sent."
+                gettext("The access could not be written to the ledger; nothing was sent.")
             ) from None
         body = self._plaintext(user, authorised, opened, served)
         response = StreamingHttpResponse(body, status=200 if whole else 206)
@@ -169,7 +176,9 @@ class RecordingStreamView(StaffAPIView):
             first = next(pieces)
         except (TamperedError, StoreError) as error:
             self._failed(user, authorised, served, error)
-            raise RecordingUnreadable("The recording failed its integrity check; nothing was sent.") from None
+            raise RecordingUnreadable(
+                gettext("The recording failed its integrity check; nothing was sent.")
+            ) from None
 
         def rest() -> Iterator[bytes]:
             yield first

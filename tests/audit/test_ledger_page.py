@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -98,3 +99,31 @@ def test_only_auditors_see_the_page(client, operator) -> None:
     assert other.get("/audit/").status_code == 403
     assert other.post("/audit/exports/", {}).status_code == 403
     assert not LedgerEntry.objects.filter(action="ledger.exported").exists()
+
+
+# --- in German -------------------------------------------------------------------------------
+
+GERMAN = {"HTTP_ACCEPT_LANGUAGE": "de"}
+
+
+@pytest.mark.django_db
+def test_the_ledger_page_is_in_german(auditor_page) -> None:
+    some_events()
+    page = auditor_page.get("/audit/", **GERMAN)
+    assert page.status_code == 200 and page["Content-Language"] == "de"
+    html = page.content.decode()
+    main = html[html.index('<main id="main"') : html.index("</main>")]
+    assert "<h1>Prüfprotokoll</h1>" in main
+    assert "Zugriffe auf Aufzeichnungen pro Woche" in main
+    assert "hat eine Aufzeichnung angesehen" in main and "wurde der Zugriff verweigert" in main
+    assert '<code class="muted">recording.played</code>' in main  # the ledger's action, as stored
+    assert re.search(r"Seite 1 von 1 · \d+ Einträge", main)
+    assert ">Diese Einträge exportieren</button>" in main
+    assert " CET</time>" in main or " CEST</time>" in main
+    assert "watched a recording" not in main and "Entries" not in main
+
+
+@pytest.mark.django_db
+def test_a_filter_error_is_in_german(auditor_page) -> None:
+    page = auditor_page.get("/audit/", {"since": "2026-02-01", "until": "2026-01-01"}, **GERMAN)
+    assert "Der letzte Tag darf nicht vor dem ersten liegen." in page.content.decode()

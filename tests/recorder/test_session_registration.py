@@ -120,3 +120,31 @@ def test_ledger_never_holds_the_raw_customer_reference(api: APIClient) -> None:
     register(api, customer_ref="CUST-SECRET-4711", initiated_by="agent")
     for entry in LedgerEntry.objects.all():
         assert "CUST-SECRET-4711" not in str(entry.details)
+
+
+def test_a_refusal_reads_in_german_for_a_german_client_and_keeps_its_code(api: APIClient) -> None:
+    consent = ConsentPayload(view=False, control=True)
+    payload = SessionPayload(consent=consent)
+    german = api.post("/api/v1/sessions", payload, format="json", HTTP_ACCEPT_LANGUAGE="de")
+    english = api.post("/api/v1/sessions", payload, format="json")
+    assert german.status_code == english.status_code == 400
+    assert german.json() == {
+        "error": "control_without_view",
+        "detail": "Steuerungsrechte setzen Sichtrechte voraus.",
+    }
+    assert english.json()["detail"] == "Control rights require view rights."
+    # the ledger keeps the machine code only, in whatever language the client asked
+    assert [entry.details for entry in LedgerEntry.objects.filter(action="session.rejected")] == [
+        {"reason": "control_without_view"}
+    ] * 2
+
+
+def test_a_conflict_names_the_existing_session_in_german(api: APIClient) -> None:
+    first = register(api, external_id="T-2")
+    second = api.post(
+        "/api/v1/sessions", SessionPayload(external_id="T-2"), format="json", HTTP_ACCEPT_LANGUAGE="de"
+    )
+    assert second.status_code == 409 and second.json()["error"] == "session_exists"
+    assert second.json()["detail"] == (
+        f"Eine Sitzung mit dieser external_id ist bereits als {first.json()['id']} registriert."
+    )

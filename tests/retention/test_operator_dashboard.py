@@ -70,3 +70,27 @@ def test_dashboard_is_in_the_operators_navigation() -> None:
     assert reverse("retention:dashboard").encode() in home.content
     page = client.get(reverse("retention:dashboard"))
     assert b'aria-current="page">Operations dashboard' in page.content
+
+
+def test_the_dashboard_is_in_german_for_a_german_browser(recording_maker) -> None:
+    recording_maker(1)  # already expired
+    held = recording_maker(1)
+    recording_maker(1, expires_in=timedelta(days=20))
+    place_legal_hold(session_id=held[0].session_id, reason="complaint", actor=Actor.system())
+    purge_expired()
+    client = Client()
+    client.force_login(one_of_each_role()["operator"])
+
+    page = client.get(reverse("retention:dashboard"), HTTP_ACCEPT_LANGUAGE="de")
+
+    assert page.status_code == 200 and page["Content-Language"] == "de"
+    html = page.content.decode()
+    main = html[html.index('<main id="main"') : html.index("</main>")]
+    assert "<h1>Betriebsübersicht</h1>" in main
+    assert "Aufzeichnungen nach Zustand" in main and "Geltende Legal Holds" in main
+    assert "Gesichert (aufbewahrt)" in main  # a chart's series
+    assert "<td>Zeitplan</td>" in main  # the run's trigger, a model choice
+    assert "seit dem letzten Löschlauf" in main and "weniger als eine Minute" in main
+    assert "Nächste Löschungen" in main and "Bereits abgelaufen" in main
+    assert " CET</time>" in main or " CEST</time>" in main
+    assert "Recordings by state" not in main and "Purge runs" not in main
