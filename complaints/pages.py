@@ -11,19 +11,16 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import formats
-from django.utils.html import strip_tags
 from django.utils.translation import gettext, gettext_lazy, pgettext
 
 from audit.models import LedgerEntry
 from complaints import commitments, selectors
 from complaints.models import AccessGrant, AccessRequest, ComplaintCase
 from core.charts import Chart, Label, Line, Rect, Series
-from core.templatetags.display_time import when
+from core.templatetags.display_time import in_display_zone
 from recorder import timeline
 from recorder.models import Recording, Session
 
@@ -178,11 +175,11 @@ def _timeline_chart(spans: list[Span], session: Session, end: datetime) -> Chart
     axis_y = top + 2 * row_height + 4
     chart.lines.append(Line(left, axis_y, width - right, axis_y, "chart-axis"))
     step = _tick_step(total)
-    first = _ceil_to(start, step, offset=_local(start).utcoffset() or timedelta(0))
+    first = _ceil_to(start, step, offset=in_display_zone(start).utcoffset() or timedelta(0))
     tick = first
     while tick <= end:
         chart.lines.append(Line(x(tick), top, x(tick), axis_y + 4, "chart-grid"))
-        chart.labels.append(Label(x(tick), axis_y + 18, f"{_local(tick):%H:%M}"))
+        chart.labels.append(Label(x(tick), axis_y + 18, f"{in_display_zone(tick):%H:%M}"))
         tick += step
     return chart
 
@@ -200,23 +197,13 @@ def _describe(spans: list[Span]) -> str:
     return "; ".join(parts) or gettext("No rights were in force.")
 
 
-def _local(moment: datetime) -> datetime:
-    """The moment on DISPLAY_TIME_ZONE's clock, as the page's other times (core's `when`)."""
-    return moment.astimezone(ZoneInfo(settings.DISPLAY_TIME_ZONE))
-
-
 def _stretch(span: Span) -> str:
-    start, end = _local(span.start), _local(span.end)
+    start, end = in_display_zone(span.start), in_display_zone(span.end)
     return gettext("%(start)s to %(end)s %(zone)s") % {
         "start": f"{start:%H:%M:%S}",
         "end": f"{end:%H:%M:%S}",
         "zone": end.tzname(),
     }
-
-
-def moment_text(moment: datetime) -> str:
-    """A moment as plain text, for a message or a chart: core's `when` without its markup."""
-    return strip_tags(when(moment))
 
 
 def _tick_step(total_seconds: float) -> timedelta:

@@ -24,6 +24,7 @@ from complaints import access, pages, playback, selectors, services
 from complaints.forms import CloseCaseForm, DecisionForm, JustificationForm, OpenCaseForm, SessionSearchForm
 from complaints.models import ComplaintCase
 from core.errors import Conflict, Forbidden, InvalidInput
+from core.templatetags.display_time import moment_text
 from staff.authorisation import serves, staff_page
 from staff.roles import APPROVER, OFFICER
 from staff.step_up import step_up_url, stepped_up
@@ -228,7 +229,10 @@ def decide(request: HttpRequest, request_id: str) -> HttpResponse:
             messages.success(
                 request,
                 gettext("Approved: access for %(officer)s until %(until)s.")
-                % {"officer": grant.grantee.get_username(), "until": pages.moment_text(grant.ends_at)},
+                % {
+                    "officer": grant.grantee.get_username(),
+                    "until": moment_text(grant.ends_at, "SHORT_DATETIME_FORMAT"),
+                },
             )
         else:
             services.reject_access_request(approver=request.user, request_id=request_id, reason=reason)

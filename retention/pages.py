@@ -9,18 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import formats
 from django.utils.functional import Promise
-from django.utils.html import strip_tags
 from django.utils.timesince import timesince
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from core.charts import Chart, Column, Series, bar_list, column_chart
-from core.templatetags.display_time import when
+from core.templatetags.display_time import in_display_zone, moment_text
 from forwarding.selectors import DestinationLag, destination_lags
 from recorder.models import Recording
 from retention import selectors
@@ -122,9 +119,9 @@ def _expiry_chart(buckets: list[selectors.ExpiryBucket]) -> Chart:
 def _runs_chart(runs: list[PurgeRun]) -> Chart:
     columns = [
         Column(
-            formats.date_format(_local(run.started_at), "SHORT_DATETIME_FORMAT"),
+            formats.date_format(in_display_zone(run.started_at), "SHORT_DATETIME_FORMAT"),
             {"purged": run.purged, "failed": run.failed},
-            gettext("Run at %(moment)s") % {"moment": strip_tags(when(run.started_at))},
+            gettext("Run at %(moment)s") % {"moment": moment_text(run.started_at, "SHORT_DATETIME_FORMAT")},
         )
         for run in runs
         if not run.dry_run
@@ -143,8 +140,3 @@ def _runs_chart(runs: list[PurgeRun]) -> Chart:
         height=200,
         label_width=110,
     )
-
-
-def _local(moment: datetime) -> datetime:
-    """The moment on DISPLAY_TIME_ZONE's clock, as the page's other times (core's `when`)."""
-    return moment.astimezone(ZoneInfo(settings.DISPLAY_TIME_ZONE))

@@ -86,6 +86,21 @@ class LiveServer:
             self.process = None
 
 
+def private_file_broker(data_dir: Path) -> dict[str, object]:
+    """Transport options of the embedded file broker (`filesystem://`) under `data_dir`, its folders
+    made: a test's own queue, which no other test's worker reads (as config.settings lays it out)."""
+    celery = data_dir / "celery"
+    for folder in ("queue", "processed", "control"):
+        (celery / folder).mkdir(parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(celery / "queue"),
+        "data_folder_out": str(celery / "queue"),
+        "processed_folder": str(celery / "processed"),
+        "store_processed": False,
+        "control_folder": str(celery / "control"),
+    }
+
+
 def wait_until(condition: Callable[[], object], *, timeout: float = 60.0, what: str = "condition") -> None:
     """Poll `condition` until it holds (a process under test catching up), or fail after `timeout`."""
     deadline = time.monotonic() + timeout

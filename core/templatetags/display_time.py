@@ -18,7 +18,8 @@ from django.utils.safestring import SafeString
 register = template.Library()
 
 
-def _display(value: datetime) -> datetime:
+def in_display_zone(value: datetime) -> datetime:
+    """The moment on DISPLAY_TIME_ZONE's clock (for a chart's ticks, or text built in Python)."""
     return value.astimezone(ZoneInfo(settings.DISPLAY_TIME_ZONE))
 
 
@@ -30,18 +31,15 @@ def when(value: datetime | None, style: str = "SHORT_DATETIME_FORMAT") -> SafeSt
     """
     if value is None:
         return ""
-    local = _display(value)
     return format_html(
-        '<time datetime="{}">{} {}</time>',
-        value.astimezone(UTC).isoformat(),
-        formats.date_format(local, style),
-        local.tzname(),
+        '<time datetime="{}">{}</time>', value.astimezone(UTC).isoformat(), moment_text(value, style)
     )
 
 
 def moment_text(value: datetime, style: str = "DATETIME_FORMAT") -> str:
-    """The same moment as plain text, for what is not a page (an e-mail): "12. Mai 2026 10:15 CEST"."""
-    local = _display(value)
+    """The same moment as plain text, for what is not a page (an e-mail, a chart's title):
+    "12. Mai 2026 10:15 CEST"."""
+    local = in_display_zone(value)
     return f"{formats.date_format(local, style)} {local.tzname()}"
 
 
@@ -50,7 +48,7 @@ def when_date(value: datetime | None) -> SafeString | str:
     """The calendar day of a moment in DISPLAY_TIME_ZONE, in the reader's short date format."""
     if value is None:
         return ""
-    local = _display(value)
+    local = in_display_zone(value)
     return format_html(
         '<time datetime="{}">{}</time>',
         value.astimezone(UTC).isoformat(),

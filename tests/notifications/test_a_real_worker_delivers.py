@@ -18,7 +18,7 @@ import pytest
 from complaints import services
 from config.celery import app
 from notifications.models import Notification
-from tests.liveserver import ROOT, service_environment
+from tests.liveserver import ROOT, private_file_broker, service_environment
 from tests.notifications.conftest import JUSTIFICATION, Case, Inbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.local_store, pytest.mark.django_db(transaction=True)]
@@ -31,16 +31,7 @@ def private_broker(tmp_path: Path, settings, monkeypatch) -> Iterator[Path]:
     from the environment before its settings, so both are changed (on Redis runs it is set)."""
     monkeypatch.setenv("CELERY_BROKER_URL", "filesystem://")
     data_dir = tmp_path / "vault"
-    queue = data_dir / "celery" / "queue"
-    options = {
-        "data_folder_in": str(queue),
-        "data_folder_out": str(queue),
-        "processed_folder": str(data_dir / "celery" / "processed"),
-        "store_processed": False,
-        "control_folder": str(data_dir / "celery" / "control"),
-    }
-    for folder in (queue, data_dir / "celery" / "processed", data_dir / "celery" / "control"):
-        folder.mkdir(parents=True, exist_ok=True)
+    options = private_file_broker(data_dir)
     saved = app.conf.broker_url, app.conf.broker_transport_options, app.conf.task_always_eager
     app.conf.broker_url, app.conf.broker_transport_options = "filesystem://", options
     app.conf.task_always_eager = False

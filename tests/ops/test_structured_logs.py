@@ -19,7 +19,7 @@ from config.celery import app
 from ops.logs import current_request_id
 from recorder.services import create_recorder_client
 from tests.factories import SessionPayload
-from tests.liveserver import ROOT, LiveServer, service_environment
+from tests.liveserver import ROOT, LiveServer, private_file_broker, service_environment
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -105,16 +105,7 @@ def test_a_task_published_under_a_request_id_logs_under_it_in_the_worker(tmp_pat
         VAULT_DATA_DIR=str(data_dir), CELERY_BROKER_URL="filesystem://", LOG_FORMAT="json", LOG_LEVEL="INFO"
     )
     log = tmp_path / "worker.log"
-    queue = data_dir / "celery" / "queue"
-    options = {
-        "data_folder_in": str(queue),
-        "data_folder_out": str(queue),
-        "processed_folder": str(data_dir / "celery" / "processed"),
-        "store_processed": False,
-        "control_folder": str(data_dir / "celery" / "control"),
-    }
-    for folder in (queue, data_dir / "celery" / "processed", data_dir / "celery" / "control"):
-        folder.mkdir(parents=True, exist_ok=True)
+    options = private_file_broker(data_dir)
     reset = current_request_id.set("task-req-000333")
     try:
         with app.connection_for_write("filesystem://", transport_options=options) as connection:
