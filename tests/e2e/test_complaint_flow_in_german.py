@@ -27,7 +27,7 @@ from tests.staff import PASSWORD, add_staff, fresh_totp_code, make_staff, totp_c
 pytestmark = pytest.mark.slow
 
 
-def german_page(browser: Any, base_url: str) -> Any:
+def german_browser_page(browser: Any, base_url: str) -> Any:
     """A fresh browser context as a German reader's: locale and Accept-Language de-DE."""
     context = browser.new_context(
         base_url=base_url,
@@ -71,7 +71,7 @@ def test_a_german_browser_takes_a_complaint_from_case_to_playback(
     make_staff("dora", "data_protection_officer")
     make_staff("audrey", "auditor")
 
-    officer = german_page(browser, live_service.url)
+    officer = german_browser_page(browser, live_service.url)
     sign_in_in_german(officer, "olivia", screenshots)
     assert officer.get_by_role("link", name="Beschwerdefälle").first.is_visible()
     assert officer.locator("footer").inner_text().startswith("Aufzeichnungen werden drei Monate")
@@ -98,7 +98,7 @@ def test_a_german_browser_takes_a_complaint_from_case_to_playback(
     screenshots.take(officer, "de-officer-case-awaiting-approval")
     officer.context.close()
 
-    dpo = german_page(browser, live_service.url)
+    dpo = german_browser_page(browser, live_service.url)
     sign_in_in_german(dpo, "dora")
     dpo.goto(reverse("complaints:approval-queue"))
     assert dpo.get_by_text(JUSTIFICATION).is_visible()
@@ -116,7 +116,7 @@ def test_a_german_browser_takes_a_complaint_from_case_to_playback(
     screenshots.take(dpo, "de-dpo-approved")
     dpo.context.close()
 
-    officer = german_page(browser, live_service.url)
+    officer = german_browser_page(browser, live_service.url)
     sign_in_in_german(officer, "olivia")
     officer.goto(f"/cases/{case_id}/")
     screenshots.take(officer, "de-officer-case-access-granted")
@@ -161,7 +161,7 @@ def test_a_german_browser_takes_a_complaint_from_case_to_playback(
     screenshots.take(officer, "de-officer-switched-to-english")
     officer.context.close()
 
-    auditor = german_page(browser, live_service.url)
+    auditor = german_browser_page(browser, live_service.url)
     sign_in_in_german(auditor, "audrey")
     assert auditor.get_by_role("link", name="Prüfprotokoll").first.is_visible()
     screenshots.take(auditor, "de-auditor-home")
