@@ -16,16 +16,26 @@ class LedgerEntry(models.Model):
     actor_kind = models.CharField(max_length=32)
     actor_id = models.CharField(max_length=64)
     actor_label = models.CharField(max_length=150)
-    action = models.CharField(max_length=64, db_index=True)
-    recording_id = models.UUIDField(null=True, blank=True, db_index=True)
+    action = models.CharField(max_length=64)
+    recording_id = models.UUIDField(null=True, blank=True)
     session_id = models.UUIDField(null=True, blank=True, db_index=True)
-    case_id = models.UUIDField(null=True, blank=True, db_index=True)
+    case_id = models.UUIDField(null=True, blank=True)
     details = models.JSONField(default=dict, blank=True)
     leaf_hash = models.BinaryField(max_length=32)
 
     class Meta:
         ordering = ["seq"]
         verbose_name_plural = "ledger entries"
+        # What an export filters on, each with seq: the selected entries come out of the index in
+        # seq order. With an index on the column alone, PostgreSQL streams a filtered export (a
+        # server-side cursor, planned for its first rows) by walking seq's index through the
+        # whole ledger and filtering: seconds at 50 million entries for 10,000 matches.
+        indexes = [
+            models.Index(fields=["action", "seq"], name="audit_ledger_action_seq"),
+            models.Index(fields=["case_id", "seq"], name="audit_ledger_case_seq"),
+            models.Index(fields=["recording_id", "seq"], name="audit_ledger_recording_seq"),
+            models.Index(fields=["actor_label", "seq"], name="audit_ledger_actor_seq"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action}"
