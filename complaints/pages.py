@@ -273,6 +273,7 @@ class HistoryLine:
     entry: LedgerEntry
     what: str
     note: str
+    code: str = ""  # an action or reason this page has no words for, shown as the ledger spells it
 
 
 @dataclass(frozen=True)
@@ -333,13 +334,30 @@ _ACTION_WORDS = {
 _REASON_WORDS = {
     "case_closed": gettext_lazy("the case was closed"),
     "access_window_ended": gettext_lazy("the access window ended"),
+    "grant_ended": gettext_lazy("the access window ended"),
     "case_not_visible": gettext_lazy("not this person's case"),
+    "no_grant": gettext_lazy("no access was granted"),
+    "no_active_grant": gettext_lazy("no access window was open"),
+    "grant_inactive": gettext_lazy("the access window was not open"),
+    "recording_not_in_case": gettext_lazy("the recording is not one of this case's"),
+    "recording_purged": gettext_lazy("the recording had been deleted"),
+    "step_up_required": gettext_lazy("the password was not confirmed again"),
+    "credentials_renewal_required": gettext_lazy("the password was not confirmed again"),
+    "four_eyes": gettext_lazy("a person may not approve their own request"),
+    "session_not_of_customer": gettext_lazy("a session of another customer"),
 }
 
 
 def _history_line(entry: LedgerEntry) -> HistoryLine:
     details = entry.details if isinstance(entry.details, dict) else {}
-    note = str(_REASON_WORDS.get(str(details.get("reason", "")), str(details.get("reason", ""))))
+    reason = str(details.get("reason", ""))
+    note, code = "", ""
+    if entry.action.startswith("legal_hold.") and entry.case_id:
+        pass  # held for this case, as the line says: its reason names the case
+    elif reason in _REASON_WORDS:
+        note = str(_REASON_WORDS[reason])
+    else:
+        code = reason
     if commitments.COMMITMENT in details:  # the text is on this page; the ledger keeps its hash
         note = gettext("text kept with the case, its keyed hash in the ledger")
     served = details.get("range")
@@ -351,4 +369,6 @@ def _history_line(entry: LedgerEntry) -> HistoryLine:
     elif entry.action == "case.closed" and details.get("outcome"):
         outcome = str(ComplaintCase.Outcome(details["outcome"]).label)
         note = f"{outcome}: {note}" if note else outcome
-    return HistoryLine(entry, str(_ACTION_WORDS.get(entry.action, entry.action)), note)
+    if entry.action not in _ACTION_WORDS:
+        return HistoryLine(entry, "", note, code=" ".join(filter(None, [entry.action, code])))
+    return HistoryLine(entry, str(_ACTION_WORDS[entry.action]), note, code)
