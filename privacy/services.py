@@ -14,6 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from audit.services import record_event
 from complaints.access import actor_of, require_role
@@ -47,7 +48,7 @@ def _reference(customer_ref: str) -> str:
 
 def report_access(*, dpo: Any, customer_ref: str) -> dict[str, Any]:
     """The access report of one customer, on record as `subject.access_reported` (with the hash)."""
-    require_role(dpo, APPROVER, "report what the vault holds about a customer")
+    require_role(dpo, APPROVER, gettext_noop("report what the vault holds about a customer"))
     reference = _reference(customer_ref)
     report = selectors.access_report(customer_ref=reference)
     with transaction.atomic():
@@ -79,7 +80,7 @@ class Erasure:
 def erase_subject(*, dpo: Any, customer_ref: str, ground: str) -> Erasure:
     """Delete a customer's recordings and session data now. Refused (409 `legal_hold`, naming
     the cases) while a legal hold keeps any of their sessions: then nothing changes."""
-    require_role(dpo, APPROVER, "erase a customer's data")
+    require_role(dpo, APPROVER, gettext_noop("erase a customer's data"))
     reference = _reference(customer_ref)
     if ground not in ERASURE_GROUNDS:
         raise InvalidInput(

@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.utils import translation
 
 from audit.models import LedgerEntry
 from complaints import services as complaints
+from core.errors import Forbidden
+from privacy import services as privacy
 from recorder.models import Recording, Session
 from recorder.pseudonyms import customer_hash
 from tests.privacy.conftest import Subject
@@ -56,6 +59,26 @@ def test_only_a_data_protection_officer_gets_a_report_or_erases(subject: Subject
         assert refused.status_code == 403
         assert signed_in(user).get("/privacy/").status_code == 403
     assert not LedgerEntry.objects.filter(action__startswith="subject.").exists()
+    assert Session.objects.filter(customer_ref=subject.customer_ref).count() == 3
+
+
+def test_a_refusal_reads_in_the_callers_language_and_its_code_stays_english(subject: Subject, staff) -> None:
+    body = {"customer_ref": subject.customer_ref, "ground": "objection"}
+    german = signed_in_api(staff.officer).post(ERASURE, body, format="json", HTTP_ACCEPT_LANGUAGE="de")
+    assert german.status_code == 403
+    assert german.json() == {
+        "error": "forbidden",
+        "detail": "Sie sind nicht berechtigt, diese Aktion durchzuführen.",
+    }
+    # Behind the API's role check, the services refuse on their own, in the same language.
+    with translation.override("de"), pytest.raises(Forbidden) as refused:
+        privacy.erase_subject(dpo=staff.officer, customer_ref=subject.customer_ref, ground="objection")
+    assert str(refused.value.detail) == "Nur Datenschutzbeauftragte dürfen die Daten eines Kunden löschen."
+    with translation.override("de"), pytest.raises(Forbidden) as refused:
+        privacy.report_access(dpo=staff.auditor, customer_ref=subject.customer_ref)
+    assert str(refused.value.detail) == (
+        "Nur Datenschutzbeauftragte dürfen berichten, was der Tresor über einen Kunden hält."
+    )
     assert Session.objects.filter(customer_ref=subject.customer_ref).count() == 3
 
 
