@@ -135,9 +135,9 @@ def column_chart(
             bar_height = plot_height * value / scale_top
             base -= bar_height
             name = column.title or column.label
-            chart.rects.append(
-                Rect(x, base, bar_width, bar_height, one.css, f"{name}: {_count(value)} {one.label.lower()}")
-            )
+            # The series' label as written (no lower-casing: German capitalises its nouns).
+            title = f"{name} \u00b7 {one.label}: {_count(value)}"
+            chart.rects.append(Rect(x, base, bar_width, bar_height, one.css, title))
         if index % label_every == 0:
             chart.labels.append(Label(x + bar_width / 2, top + plot_height + 18, column.label))
     return chart

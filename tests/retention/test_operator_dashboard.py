@@ -54,8 +54,8 @@ def test_dashboard_counts_states_expiries_holds_and_purge_runs(recording_maker) 
     assert overview.runs[0].purged == 2 and overview.runs[0].skipped_held == 1
     assert overview.last_run_age == "under a minute"
     schedule = {rect.title for rect in overview.expiry_chart.rects}
-    assert "Expired already: 1 kept by a legal hold" in schedule
-    assert any(title.endswith(": 3 purged when due") for title in schedule)
+    assert "Expired already \u00b7 Kept by a legal hold: 1" in schedule
+    assert any(title.endswith(" \u00b7 Purged when due: 3") for title in schedule)
     html = page.content.decode()
     assert '<svg class="chart"' in html and "Recordings by state" in html
     assert str(kept[0].id)[:8] in html
@@ -92,5 +92,7 @@ def test_the_dashboard_is_in_german_for_a_german_browser(recording_maker) -> Non
     assert "<td>Zeitplan</td>" in main  # the run's trigger, a model choice
     assert "seit dem letzten Löschlauf" in main and "weniger als eine Minute" in main
     assert "Nächste Löschungen" in main and "Bereits abgelaufen" in main
+    schedule = {rect.title for rect in page.context["overview"].expiry_chart.rects}
+    assert "Bereits abgelaufen \u00b7 Durch Legal Hold aufbewahrt: 1" in schedule  # nouns as written
     assert " CET</time>" in main or " CEST</time>" in main
     assert "Recordings by state" not in main and "Purge runs" not in main
