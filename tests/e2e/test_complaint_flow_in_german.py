@@ -1,11 +1,10 @@
 """The complaint workflow end to end once more, in a German browser (`de-DE`): the same people take
 the same case from opening to playback and closing, and every page they meet answers in German.
 
-The pages of the framework and of staff (sign-in, home, header, step-up, the second factor and
-its recovery codes) are checked for their German headings and labels. The complaint pages are
-found by element ids, field names and addresses, which do not depend on the language: their
-German text comes with the complaints app's translation (merged separately). Screenshots are kept
-under `de-` names beside the English run's.
+Each page is checked for its German heading (sign-in, home, header, step-up, the second factor
+and its recovery codes, and every complaint page); forms are filled by element ids and field
+names, which do not depend on the language. Screenshots are kept under `de-` names beside the
+English run's.
 """
 
 from __future__ import annotations
@@ -77,8 +76,8 @@ def test_a_german_browser_takes_a_complaint_from_case_to_playback(
     assert officer.locator("footer").inner_text().startswith("Aufzeichnungen werden drei Monate")
     screenshots.take(officer, "de-officer-home")
 
-    # The complaint pages, by address, ids and field names.
     officer.goto(reverse("complaints:case-new"))
+    assert officer.get_by_role("heading", name="Neuer Beschwerdefall").is_visible()
     officer.locator("#id_customer_ref").fill(webm_recording.customer_ref)
     officer.locator("button[name=action][value=search]").click()
     officer.wait_for_load_state()
@@ -89,18 +88,24 @@ def test_a_german_browser_takes_a_complaint_from_case_to_playback(
     officer.locator("button[name=action][value=open]").click()
     officer.wait_for_url(re.compile(r"/cases/[0-9a-f-]{36}/$"))
     case_id = officer.url.rstrip("/").rsplit("/", 1)[-1]
+    heading = officer.get_by_role("heading", level=1)
+    assert heading.inner_text().startswith(f"Beschwerde von Kunde {webm_recording.customer_ref}")
+    assert officer.get_by_role("heading", name="Verlauf").is_visible()
     assert officer.locator("svg.chart").first.locator("rect.chart-control").count() >= 2
     screenshots.take(officer, "de-officer-case-opened")
     officer.goto(reverse("complaints:request-access", kwargs={"case_id": case_id}))
+    assert officer.get_by_role("heading", name="Zugriff auf die Aufzeichnungen beantragen").is_visible()
     officer.locator("#id_justification").fill(JUSTIFICATION)
     officer.locator("form.form button[type=submit]").click()
     officer.wait_for_url(re.compile(r"/cases/[0-9a-f-]{36}/$"))
+    assert "Wartet auf Genehmigung" in officer.get_by_role("heading", level=1).inner_text()
     screenshots.take(officer, "de-officer-case-awaiting-approval")
     officer.context.close()
 
     dpo = german_browser_page(browser, live_service.url)
     sign_in_in_german(dpo, "dora")
     dpo.goto(reverse("complaints:approval-queue"))
+    assert dpo.get_by_role("heading", name="Zu entscheidende Zugriffsanträge").is_visible()
     assert dpo.get_by_text(JUSTIFICATION).is_visible()
     screenshots.take(dpo, "de-dpo-approval-queue")
     reason = "Begründet: Die Beschwerde nennt diese Sitzung."
@@ -138,6 +143,7 @@ def test_a_german_browser_takes_a_complaint_from_case_to_playback(
     officer.get_by_role("link", name="Weiter").click()
     step_up_in_german(officer, "olivia", screenshots, "de-officer-step-up")
     officer.wait_for_url(re.compile(r"/play/$"))
+    assert officer.get_by_role("heading", level=1).inner_text().startswith("Sitzung vom ")
     wait_for_video(officer, "(video) => video.readyState >= 1")
     officer.evaluate("() => { const v = document.querySelector('video'); v.muted = true; v.play(); }")
     wait_for_video(officer, "(video) => video.currentTime > 0.5")
@@ -145,6 +151,7 @@ def test_a_german_browser_takes_a_complaint_from_case_to_playback(
     screenshots.take(officer, "de-officer-player")
 
     officer.goto(reverse("complaints:case-close", kwargs={"case_id": case_id}))
+    assert officer.get_by_role("heading", name="Fall schließen").is_visible()
     officer.locator("input[name=outcome][value=abuse_confirmed]").check()
     officer.locator("#id_summary").fill("Die Aufzeichnung zeigt, wie der Agent die Banking-App öffnet.")
     screenshots.take(officer, "de-officer-close-case")
