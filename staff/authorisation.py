@@ -16,6 +16,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from rest_framework import authentication, exceptions, permissions
@@ -148,7 +149,7 @@ class StaffAPIView(APIView):
     permission_classes = [ServesRoles]
     serves: tuple[str, ...] = ()
     serves_token: str | None = None  # the request.auth of a machine the view also serves
-    refused_as_not_found: tuple[str, str] | None = None  # (error code, sentence)
+    refused_as_not_found: tuple[str, str | Promise] | None = None  # (error code, sentence)
 
 
 # A staff call whose GET answers one page of a list (`limit`, `offset`). No docstring: it would be

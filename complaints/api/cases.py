@@ -214,7 +214,7 @@ class CaseDetailView(StaffAPIView):
     serves = (OFFICER, APPROVER)
     # lazy: read in the caller's language, as access.case_for's own NotFound (staff's annotation
     # says str; a lazy string is one when the response is rendered)
-    refused_as_not_found = ("case_not_found", gettext_lazy("No such complaint case."))  # type: ignore[assignment]
+    refused_as_not_found = ("case_not_found", gettext_lazy("No such complaint case."))
 
     @extend_schema(
         operation_id="get_case",

@@ -78,7 +78,7 @@ def _no_store(response: HttpResponse | StreamingHttpResponse) -> None:
 class RecordingStreamView(StaffAPIView):
     serves = (OFFICER,)
     # lazy: read in the caller's language, as playback's own NotFound (see api/cases.py)
-    refused_as_not_found = ("recording_not_found", gettext_lazy("No such recording in this case."))  # type: ignore[assignment]
+    refused_as_not_found = ("recording_not_found", gettext_lazy("No such recording in this case."))
     content_negotiation_class = AnyAccept
     # GET only: a HEAD would be checked and written to the ledger as a play that sent nothing.
     http_method_names = ["get"]
