@@ -20,7 +20,7 @@ def test_columns_stack_their_series_bottom_up_in_proportion() -> None:
     assert a_held.css == "chart-held" and a_held.y + a_held.height == a_due.y  # held sits on due
     b_due = chart.rects[2]
     assert abs(b_due.height - (a_due.height + a_held.height)) < 1e-6  # 4 is as tall as 2 + 2
-    assert b_due.title == "b: 4 due"
+    assert b_due.title == "b \u00b7 Due: 4"
 
 
 def test_bar_list_keeps_small_counts_visible_and_writes_every_count() -> None:

@@ -38,23 +38,31 @@ def raw_request(
 
 
 def read_answer(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """Status, headers and body of one HTTP/1.1 answer (Content-Length framed)."""
+    """Status, headers and body of one HTTP/1.1 answer (Content-Length framed), taking from the
+    socket no byte past it: a pipelined request's answer may already be right behind."""
     data = b""
     while b"\r\n\r\n" not in data:
-        piece = sock.recv(65536)
+        ahead = sock.recv(65536, socket.MSG_PEEK)
+        if not ahead:
+            break
+        end = (data[-3:] + ahead).find(b"\r\n\r\n")  # the blank line may straddle two reads
+        data += recv_exactly(sock, len(ahead) if end < 0 else end + 4 - len(data[-3:]))
+    head = data.partition(b"\r\n\r\n")[0]
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    body = recv_exactly(sock, int(headers.get("content-length", "0")))
+    return int(lines[0].split()[1]), headers, body
+
+
+def recv_exactly(sock: socket.socket, count: int) -> bytes:
+    """`count` bytes, or fewer if the server closes first."""
+    data = b""
+    while len(data) < count:
+        piece = sock.recv(count - len(data))
         if not piece:
             break
         data += piece
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    length = int(headers.get("content-length", "0"))
-    while len(body) < length:
-        piece = sock.recv(65536)
-        if not piece:
-            break
-        body += piece
-    return int(lines[0].split()[1]), headers, body[:length]
+    return data
 
 
 def put_head(session_id: str, token: str, *extra: str) -> str:
