@@ -204,9 +204,7 @@ def test_a_second_forwarder_stands_by_while_the_first_holds_the_destination(
     assert https_receiver.accepted_seqs() == list(range(1, more + 1))  # once each: no one doubled them
     # Killed only once it has stored what the receiver acknowledged: a kill between the two would
     # (rightly) have the stand-by send that batch again, a duplicate this test is not about.
-    wait_until(
-        lambda: ForwardCursor.objects.filter(acked_seq__gte=more).exists(), what="the cursor stored"
-    )
+    wait_until(lambda: ForwardCursor.objects.filter(acked_seq__gte=more).exists(), what="the cursor stored")
     first.kill()  # its connection ends, the lock with it: the second one takes over
     newest = append_entries(15)
     wait_until(lambda: len(https_receiver.accepted_seqs()) >= newest, what="the stand-by taking over")
