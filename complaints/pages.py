@@ -351,13 +351,10 @@ _REASON_WORDS = {
 def _history_line(entry: LedgerEntry) -> HistoryLine:
     details = entry.details if isinstance(entry.details, dict) else {}
     reason = str(details.get("reason", ""))
-    note, code = "", ""
-    if entry.action.startswith("legal_hold.") and entry.case_id:
-        pass  # held for this case, as the line says: its reason names the case
-    elif reason in _REASON_WORDS:
-        note = str(_REASON_WORDS[reason])
-    else:
-        code = reason
+    # A hold placed or released for this case: its reason only names the case the page is about.
+    held_for_this_case = entry.action.startswith("legal_hold.") and entry.case_id is not None
+    note = str(_REASON_WORDS[reason]) if reason in _REASON_WORDS else ""
+    code = reason if not note and not held_for_this_case else ""
     if commitments.COMMITMENT in details:  # the text is on this page; the ledger keeps its hash
         note = gettext("text kept with the case, its keyed hash in the ledger")
     served = details.get("range")
